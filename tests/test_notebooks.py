@@ -1,0 +1,26 @@
+"""Every notebook runs top to bottom in the smoke profile, on a temporary copy."""
+
+from __future__ import annotations
+
+import pytest
+
+from utils.notebooks import all_notebooks, execute_notebook
+from utils.paths import ROOT
+
+NOTEBOOKS = all_notebooks()
+
+
+def test_every_notebook_dir_has_notebooks():
+    assert {p.parent.name for p in NOTEBOOKS} == {"notebooks", "code_data_gen"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[str(p.relative_to(ROOT)) for p in NOTEBOOKS])
+def test_notebook_runs_in_smoke_profile(path, tmp_path):
+    out = tmp_path / path.name
+    nb = execute_notebook(
+        path, {"PROFILE": "smoke", "WORK_DIR": str(tmp_path / "work")}, output_path=out, timeout=600
+    )
+    assert out.exists()
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors

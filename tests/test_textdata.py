@@ -1,0 +1,130 @@
+import json
+
+import pytest
+
+from utils import textdata
+from utils.textdata import DatasetFormatError, validate_comment
+
+PAIRS = [
+    ("슬픔, 재킷", "재킷이 정말 잘 어울려요. 힘내세요! 💪"),
+    ("기쁨, 안경, 나무", "환한 미소가 보기 좋아요! 안경도 나무도 멋져요 😊"),
+    ("나무", "푸른 나무가 싱그러워요 🌳"),
+]
+
+
+@pytest.mark.parametrize("suffix", [".json", ".jsonl"])
+def test_round_trip_both_formats(tmp_path, suffix):
+    path = textdata.write_dataset(PAIRS, tmp_path / f"d{suffix}")
+    assert textdata.read_dataset(path) == PAIRS
+
+
+def test_reference_format_is_keyed_by_string_index(tmp_path):
+    path = textdata.write_dataset(PAIRS, tmp_path / "d.json")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert list(data) == ["0", "1", "2"]
+    assert data["0"] == ["슬픔, 재킷", PAIRS[0][1]]
+
+
+def test_reference_rows_come_back_in_numeric_order(tmp_path):
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps({"10": ["나무", "b 🌳"], "2": ["나무", "a 🌳"]}), encoding="utf-8")
+    assert [c for _, c in textdata.read_dataset(path)] == ["a 🌳", "b 🌳"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"0": ["나무", "좋아요"], "1": ["나무"]}', r"row 1: expected \[labels, comment\]"),
+        ('{"0": ["나무", 3]}', "row 0: labels and comment must be strings"),
+        ('["나무", "좋아요"]', "expected a JSON object"),
+        ('{"0": ["나무", "좋아요"],', "not valid JSON"),
+        ('{"x": ["나무", "좋아요"]}', "key is not a row index"),
+        ('{"0": ["", "좋아요"]}', "row 0: empty label string"),
+    ],
+)
+def test_malformed_reference_file_names_file_row_and_problem(tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(DatasetFormatError, match=message) as info:
+        textdata.read_dataset(path)
+    assert str(path) in str(info.value)
+
+
+def test_malformed_jsonl_names_the_line(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"labels": "나무", "comment": "좋아요"}\n{"labels": "나무"}\n', encoding="utf-8")
+    with pytest.raises(DatasetFormatError, match=r"bad.jsonl: row 2: missing field\(s\) \['comment'\]"):
+        textdata.read_dataset(path)
+
+
+def test_cp949_file_is_reported_not_garbled(tmp_path):
+    path = tmp_path / "cp.json"
+    path.write_bytes(json.dumps({"0": ["나무", "좋아요"]}, ensure_ascii=False).encode("cp949"))
+    with pytest.raises(DatasetFormatError, match="not UTF-8"):
+        textdata.read_dataset(path)
+
+
+def test_append_survives_a_killed_writer(tmp_path):
+    path = tmp_path / "out.jsonl"
+    textdata.append_jsonl(path, {"labels": "나무", "comment": "a"})
+    with path.open("a", encoding="utf-8") as f:  # what a SIGKILL mid-write leaves behind
+        f.write('{"labels": "안경", "comm')
+    assert [r["labels"] for r in textdata.read_jsonl(path)] == ["나무"]
+    textdata.append_jsonl(path, {"labels": "안경", "comment": "b"})
+    assert [r["labels"] for r in textdata.read_jsonl(path)] == ["나무", "안경"]
+    assert path.read_text(encoding="utf-8").count("\n") == 2
+
+
+def test_split_is_seeded_disjoint_by_label_string_and_complete():
+    pairs = [
+        (f"기쁨, {obj}", f"{obj} 좋아요 😊 {i}")
+        for i in range(5)
+        for obj in ["나무", "안경", "책", "차", "의자"] * 20
+    ]
+    parts = textdata.split_dataset(pairs, val=0.1, test=0.1, seed=1)
+    assert parts == textdata.split_dataset(pairs, val=0.1, test=0.1, seed=1)
+    assert sum(len(p) for p in parts.values()) == len(pairs)
+    label_sets = [{labels for labels, _ in part} for part in parts.values()]
+    assert not (
+        label_sets[0] & label_sets[1] or label_sets[0] & label_sets[2] or label_sets[1] & label_sets[2]
+    )
+    with pytest.raises(ValueError, match="fractions"):
+        textdata.split_dataset(pairs, val=0.6, test=0.5)
+
+
+GOOD = "환한 미소가 보기 좋아요! 안경도 나무도 멋져요 😊"
+
+
+def test_a_good_comment_has_no_problems():
+    assert validate_comment(GOOD, "기쁨, 안경, 나무") == []
+    assert validate_comment("푸른 나무가 싱그러워요. 좋은 하루 보내세요 🌳", ["나무"]) == []
+
+
+@pytest.mark.parametrize(
+    ("comment", "problem"),
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("안경이 잘 어울리고 나무가 😊 정말 멋지", "cut off"),
+        ("안경과 나무가 멋져요 😊 " + "정말 " * 40 + "좋아요", "over 120 characters"),
+        ("안경이 어디 거예요? 나무도 좋아요 😊", "question"),
+        ("안경과 나무가 잘 어울리는데 어디서 찍으셨나요 😊", "question"),
+        ("안경과 나무 사진 어떠세요 😊", "question"),
+        ("Nice glasses 😊", "no Hangul"),
+        ("안경과 나무가 멋져요.", "no emoji"),
+        ("안경이 멋져요 😊", "label not mentioned: 나무"),
+    ],
+)
+def test_each_problem_is_reported(comment, problem):
+    problems = validate_comment(comment, "기쁨, 안경, 나무")
+    assert any(p.startswith(problem) for p in problems), problems
+
+
+def test_statements_are_not_mistaken_for_questions():
+    for text in [
+        "사진을 보니 기분이 좋아요 😊",
+        "안경이 멋집니다 😊",
+        "같이 가요 😊",
+        "좋은 하루 보내세요 🌳",
+    ]:
+        assert not textdata.has_question(text), text

@@ -1,0 +1,41 @@
+"""Repository-relative paths, so no notebook or test needs ``os.chdir``."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data"
+MODELS = ROOT / "models"
+NOTEBOOKS = ROOT / "notebooks"
+LABELS_DIR = DATA / "labels"
+PHRASES_DIR = DATA / "phrases"
+TEXT_DATA = DATA / "text_data"
+
+PROFILES = ("smoke", "cpu", "full")
+
+
+def check_profile(profile: str) -> str:
+    """Return ``profile`` if it is one of :data:`PROFILES`, else raise a clear error."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
+    return profile
+
+
+def results_dir(*parts: str, profile: str, base: str | Path | None = None) -> Path:
+    """Directory where a stage writes its results, created if needed.
+
+    ``cpu`` and ``full`` write under ``models/`` (the committed results); ``smoke`` writes to a
+    fresh temporary directory so a test run never overwrites them. ``base`` overrides both.
+    """
+    check_profile(profile)
+    if base is not None:
+        root = Path(base)
+    elif profile == "smoke":
+        root = Path(tempfile.mkdtemp(prefix="sns-smoke-"))
+    else:
+        root = MODELS
+    out = root.joinpath(*parts)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
