@@ -1,0 +1,361 @@
+"""Photo → labels → comment: the project's main job, from Python and from ``python -m utils comment``.
+
+Models are resolved once, in the order of architecture.md: paths the caller gives, models
+trained under ``models/``, hub downloads (when online), then the offline defaults (OpenCV's
+bundled cascades and the small T5 shipped in ``models/default_t5``). Every result names the
+models that produced it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from utils import labels as label_vocab
+from utils.paths import MODELS, ROOT
+
+PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
+DEFAULT_COMMENT_MODEL = MODELS / "default_t5"
+# Trained text models the pipeline prefers over the shipped default, best first.
+TRAINED_COMMENT_MODELS = (
+    MODELS / "t5" / "transfer_1_large_colab" / "best",
+    MODELS / "t5" / "transfer_1" / "best",
+    MODELS / "t5" / "transfer_0" / "best",
+)
+
+
+@dataclass
+class PhotoResult:
+    """What the pipeline says about one photo (or one label string given directly)."""
+
+    source: str
+    labels: str = ""
+    comment: str = ""
+    detections: list = field(default_factory=list)
+    models: dict[str, object] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    annotated: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["detections"] = [asdict(d) for d in self.detections]
+        return data
+
+
+def is_online() -> bool:
+    """Whether hub downloads are allowed (the Makefile and tests set the offline variables)."""
+    return not any(
+        os.environ.get(v) == "1" for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "YOLO_OFFLINE")
+    )
+
+
+def _has_weights(model_dir: Path) -> bool:
+    return (model_dir / "config.json").exists() and any(model_dir.glob("*.safetensors"))
+
+
+def resolve_comment_model(lm_dir: str | Path | None = None) -> Path | None:
+    """The text model directory to use: the caller's, a trained one under models/, or the
+    shipped default; None when none exists (the offline composer then writes the comment)."""
+    if lm_dir is not None:
+        path = Path(lm_dir)
+        if not _has_weights(path):
+            raise FileNotFoundError(
+                f"no trained text model in {path} (expected config.json and *.safetensors)"
+            )
+        return path
+    for candidate in (*TRAINED_COMMENT_MODELS, DEFAULT_COMMENT_MODEL):
+        if _has_weights(candidate):
+            return candidate
+    return None
+
+
+def find_photos(inputs: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Expand files and folders into photo paths. Returns (photos, problems): missing paths are
+    problems; files in a folder that are not photos by their ending are skipped silently."""
+    photos: list[Path] = []
+    problems: list[tuple[str, str]] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
+            if not found:
+                problems.append(
+                    (str(path), "folder contains no photos (.jpg, .jpeg, .png, .webp, .bmp, .tif)")
+                )
+            photos.extend(found)
+        elif path.is_file():
+            photos.append(path)
+        else:
+            problems.append((str(path), "no such file or folder"))
+    return photos, problems
+
+
+def _chunks(items: Sequence, size: int) -> Iterable[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class CommentPipeline:
+    """Loads its models once, then turns photos (or label strings) into comments.
+
+    ``offline=None`` follows the environment (HF_HUB_OFFLINE / YOLO_OFFLINE); with ``offline=True``
+    nothing is downloaded and missing detector weights fall back to OpenCV's cascades.
+    """
+
+    def __init__(
+        self,
+        *,
+        detector_weights: str | Path | None = None,
+        face_weights: str | Path | None = None,
+        lm_dir: str | Path | None = None,
+        offline: bool | None = None,
+        seed: int = 0,
+        batch_size: int = 8,
+        load_vision: bool = True,
+    ) -> None:
+        self.offline = (not is_online()) if offline is None else offline
+        self.seed = seed
+        self.batch_size = batch_size
+        self.detectors: list = []
+        if load_vision:
+            from utils import vision
+
+            self.detectors = vision.resolve_detectors(detector_weights, face_weights, offline=self.offline)
+        model_dir = resolve_comment_model(lm_dir)
+        if model_dir is not None:
+            from utils.lm import CommentGenerator
+
+            self.generator = CommentGenerator.from_pretrained(model_dir)
+            shown = model_dir.relative_to(ROOT) if model_dir.is_relative_to(ROOT) else model_dir
+            self.comment_model = f"{self.generator.name} ({shown})"
+        else:
+            from utils.datagen import OfflineComposer
+
+            self.generator = OfflineComposer(seed=seed)
+            self.comment_model = "offline composer (phrase banks in data/phrases)"
+
+    @property
+    def model_names(self) -> dict[str, object]:
+        return {"detectors": [d.name for d in self.detectors], "comment": self.comment_model}
+
+    def write_comments(self, label_strings: Sequence[str]) -> list[str]:
+        """Comments for label strings, generated in batches."""
+        if not label_strings:
+            return []
+        if hasattr(self.generator, "compose_many"):
+            return self.generator.compose_many(list(label_strings))
+        return self.generator.generate(list(label_strings), seed=self.seed, batch_size=self.batch_size)
+
+    def comment_without_labels(self) -> str:
+        """A photo in which nothing was recognised still gets a kind, general comment: the
+        composer's no-emotion phrases (a text model trained on labels has no input to read)."""
+        from utils.datagen import OfflineComposer
+
+        return OfflineComposer(seed=self.seed).compose("")
+
+    def comment_on_labels(self, label_strings: Sequence[str]) -> list[PhotoResult]:
+        """Skip vision: label strings → comments. Unknown labels are kept as written (the text
+        model sees them as words); an empty label string is an error for that item."""
+        results = [PhotoResult(source="--labels") for _ in label_strings]
+        todo = []
+        for result, text in zip(results, label_strings, strict=True):
+            canonical = label_vocab.format_labels(label_vocab.parse_labels(text, strict=False), strict=False)
+            if not canonical:
+                result.error = f"empty label string {text!r}: give labels like '기쁨, 안경, 나무'"
+                continue
+            result.labels = canonical
+            result.models = self.model_names | {"detectors": []}
+            todo.append(result)
+        start = time.perf_counter()
+        comments = self.write_comments([r.labels for r in todo])
+        per_item = (time.perf_counter() - start) / max(len(todo), 1)
+        for result, comment in zip(todo, comments, strict=True):
+            result.comment = comment
+            result.timings = {"generate": per_item}
+        return results
+
+    def run(
+        self,
+        photos: str | Path | Iterable[str | Path],
+        *,
+        out_dir: str | Path | None = None,
+        progress: bool = True,
+    ) -> list[PhotoResult]:
+        """Photos, a folder, or a list of either → one result per photo, in order. A photo that
+        cannot be read gets a result with ``error`` set; the others are processed. Detector and
+        generator calls are batched (``batch_size`` photos at a time)."""
+        from utils import vision
+
+        inputs = [photos] if isinstance(photos, str | Path) else list(photos)
+        paths, problems = find_photos(inputs)
+        results = [PhotoResult(source=src, error=why) for src, why in problems]
+        bar = tqdm(total=len(paths), desc="photos", unit="photo", disable=not progress or len(paths) < 2)
+        for batch in _chunks(paths, self.batch_size):
+            results.extend(self._run_batch(batch, vision, out_dir))
+            bar.update(len(batch))
+        bar.close()
+        return results
+
+    def _run_batch(self, paths: Sequence[Path], vision, out_dir: str | Path | None) -> list[PhotoResult]:
+        results = [PhotoResult(source=str(p)) for p in paths]
+        loaded: list[tuple[PhotoResult, object]] = []
+        for result, path in zip(results, paths, strict=True):
+            start = time.perf_counter()
+            try:
+                image = vision.load_photo(path)
+            except vision.PhotoError as e:
+                result.error = str(e)
+                continue
+            result.timings["load"] = time.perf_counter() - start
+            loaded.append((result, image))
+        if not loaded:
+            return results
+        images = [image for _, image in loaded]
+        start = time.perf_counter()
+        per_photo = [[] for _ in images]
+        for detector in self.detectors:
+            for i, found in enumerate(detector.detect(images)):
+                per_photo[i].extend(found)
+        detect_time = (time.perf_counter() - start) / len(images)
+        for (result, _), detections in zip(loaded, per_photo, strict=True):
+            result.detections = detections
+            result.labels = vision.labels_for(detections)
+            result.timings["detect"] = detect_time
+            result.models = self.model_names
+        with_labels = [r for r, _ in loaded if r.labels]
+        start = time.perf_counter()
+        comments = self.write_comments([r.labels for r in with_labels])
+        generate_time = (time.perf_counter() - start) / max(len(with_labels), 1)
+        for result, comment in zip(with_labels, comments, strict=True):
+            result.comment = comment
+            result.timings["generate"] = generate_time
+        for result, _ in loaded:
+            if not result.labels:
+                result.comment = self.comment_without_labels()
+        if out_dir is not None:
+            out = Path(out_dir)
+            out.mkdir(parents=True, exist_ok=True)
+            for result, image in loaded:
+                start = time.perf_counter()
+                target = out / f"{Path(result.source).stem}_annotated.jpg"
+                vision.annotate(image, result.detections).convert("RGB").save(target, quality=90)
+                result.annotated = str(target)
+                result.timings["annotate"] = time.perf_counter() - start
+        return results
+
+
+def demo_photos() -> list[Path]:
+    """Photos that ship inside installed packages: ultralytics' sample images."""
+    import ultralytics
+
+    assets = Path(ultralytics.__file__).parent / "assets"
+    return [assets / "bus.jpg", assets / "zidane.jpg"]
+
+
+def sample_photos() -> list[Path]:
+    """The demo photos plus matplotlib's portrait sample (grace_hopper.jpg)."""
+    import matplotlib
+
+    return [*demo_photos(), Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"]
+
+
+def add_comment_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("photos", nargs="*", metavar="PHOTO|DIR", help="photos and/or folders of photos")
+    parser.add_argument(
+        "--labels",
+        action="append",
+        help='skip vision: a label string such as "기쁨, 안경, 나무" (repeatable)',
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object per line")
+    parser.add_argument("--out", type=Path, help="folder for annotated images")
+    parser.add_argument("--detector", help="object detector weights (default: yolov8m-oiv7.pt when online)")
+    parser.add_argument("--face", help="face-emotion detector weights (YOLO .pt trained in notebook 2)")
+    parser.add_argument("--lm", type=Path, help="trained text model folder (default: best under models/)")
+    parser.add_argument(
+        "--offline", action="store_true", help="never download; use local models and fallbacks"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--demo", action="store_true", help="run on ultralytics' bus.jpg and zidane.jpg")
+
+
+def _print_result(result: PhotoResult, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False), flush=True)
+        return
+    if not result.ok:
+        print(f"✗ {result.source}: {result.error}", file=sys.stderr, flush=True)
+        return
+    print(f"■ {result.source}")
+    print(f"  라벨 labels : {result.labels}")
+    print(f"  댓글 comment: {result.comment}")
+    models = result.models
+    print(
+        f"  models      : detectors={', '.join(models.get('detectors', [])) or '-'}; comment={models.get('comment')}"
+    )
+    if result.annotated:
+        print(f"  annotated   : {result.annotated}")
+    print(flush=True)
+
+
+def run_comment(args: argparse.Namespace) -> int:
+    photos = list(args.photos) + (demo_photos() if args.demo else [])
+    if not photos and not args.labels:
+        print("python -m utils comment: error: give photos, a folder, --labels or --demo", file=sys.stderr)
+        return 2
+    if args.labels is not None and any(not text.strip(" ,") for text in args.labels):
+        print(
+            "python -m utils comment: error: empty label string; give labels like '기쁨, 안경, 나무'",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        pipeline = CommentPipeline(
+            detector_weights=args.detector,
+            face_weights=args.face,
+            lm_dir=args.lm,
+            offline=True if args.offline else None,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            load_vision=bool(photos),
+        )
+    except FileNotFoundError as e:
+        print(f"python -m utils comment: error: {e}", file=sys.stderr)
+        return 2
+    results: list[PhotoResult] = []
+    if args.labels:
+        unknown = sorted(
+            {x for text in args.labels for x in label_vocab.parse_labels(text, strict=False) if not _known(x)}
+        )
+        if unknown:
+            print(f"warning: unknown label(s) kept as written: {', '.join(unknown)}", file=sys.stderr)
+        results += pipeline.comment_on_labels(args.labels)
+    if photos:
+        results += pipeline.run(photos, out_dir=args.out, progress=not args.json)
+    for result in results:
+        _print_result(result, args.json)
+    failed = [r for r in results if not r.ok]
+    if failed and not args.json:
+        print(f"{len(failed)} of {len(results)} failed; the rest were processed.", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _known(label: str) -> bool:
+    try:
+        label_vocab.ko_name(label)
+    except label_vocab.UnknownLabelError:
+        return False
+    return True
