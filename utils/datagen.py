@@ -1,0 +1,395 @@
+"""Comment data generation: the prompt, generation backends behind one async interface, and the
+resumable, rate-limited runner that writes the dataset row by row.
+
+The reference sent one request at a time with no retry, cache or resume, and kept whatever came
+back. Here every output is checked (``textdata.validate_comment``) and regenerated up to k times,
+finished rows are appended and fsynced as they arrive, and a re-run skips finished inputs.
+LLM backends (OpenAI, Gemini, the OpenAI Batch API) live in ``utils.llm_backends``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from utils.composer import OfflineComposer
+from utils.labels import format_labels, parse_labels
+from utils.labelsets import sample_label_sets
+from utils.textdata import append_jsonl, read_jsonl, validate_comment, write_reference_json
+
+DEFAULT_SEED = 20241125
+SYSTEM_MESSAGE = "당신은 SNS 사진에 자연스럽고 따뜻한 댓글을 다는 사람입니다. 항상 존댓말로 씁니다."
+EXAMPLE_LABELS = "기쁨, 모자, 바다"
+EXAMPLE_COMMENT = "환하게 웃는 얼굴이 정말 보기 좋아요! 😊 모자도 잘 어울리고 바다가 시원해 보여요."
+
+
+def build_messages(labels: str) -> list[dict[str, str]]:
+    """Chat messages asking for one comment on a photo described by ``labels``.
+
+    The rules the reference only hinted at are explicit here, and each is checked afterwards.
+    """
+    rules = "\n".join(
+        [
+            "- 사진에 대한 댓글 한 문장이나 두 문장만 씁니다.",
+            "- 질문하지 않습니다 (물음표도, '~나요?' 같은 물음 어미도 쓰지 않습니다).",
+            "- 존댓말을 씁니다.",
+            "- 감정 단어(기쁨, 슬픔, 분노, 공포)는 사진 속 표정이니 분위기로 반영하고, 나머지 사물은 모두 그대로 언급합니다.",
+            "- 어울리는 이모지를 한두 개 넣습니다.",
+            "- 80자를 넘기지 않습니다.",
+        ]
+    )
+    user = (
+        "SNS 사진의 요소를 보고 댓글을 써 주세요.\n"
+        f"규칙:\n{rules}\n\n"
+        f"예시\nsns 사진 요소 : {EXAMPLE_LABELS}\nsns 댓글 : {EXAMPLE_COMMENT}\n\n"
+        f"sns 사진 요소 : {labels}\nsns 댓글 : "
+    )
+    return [{"role": "system", "content": SYSTEM_MESSAGE}, {"role": "user", "content": user}]
+
+
+@dataclass
+class Request:
+    id: str
+    labels: str
+    attempt: int = 0  # regeneration number, so a backend can vary its answer
+
+    @property
+    def messages(self) -> list[dict[str, str]]:
+        return build_messages(self.labels)
+
+
+@dataclass
+class Completion:
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class RetryableError(Exception):
+    """Rate limit, server error or time-out: worth trying again, after ``retry_after`` if given."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Backend:
+    """One way of turning a request into a comment. Subclasses implement ``complete``."""
+
+    name = "backend"
+    # USD per million (input, output) tokens, for the running cost estimate.
+    price_per_million: tuple[float, float] = (0.0, 0.0)
+
+    async def complete(self, request: Request) -> Completion:
+        raise NotImplementedError
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        price_in, price_out = self.price_per_million
+        return (prompt_tokens * price_in + completion_tokens * price_out) / 1e6
+
+
+class OfflineBackend(Backend):
+    """The phrase-bank composer behind the same interface: no key, no network, reproducible."""
+
+    name = "offline"
+
+    def __init__(self, seed: int = 0) -> None:
+        self.composer = OfflineComposer(seed=seed)
+
+    async def complete(self, request: Request) -> Completion:
+        return Completion(self.composer.compose(request.labels, key=f"{request.id}:{request.attempt}"))
+
+
+class RateLimiter:
+    """Spaces request starts at least 60/rpm seconds apart (no bursts that trip a 429)."""
+
+    def __init__(self, rpm: float | None) -> None:
+        self.interval = 60.0 / rpm if rpm else 0.0
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        async with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        await asyncio.sleep(start - now)
+
+
+@dataclass
+class RunSummary:
+    requested: int = 0
+    skipped: int = 0  # finished in an earlier run
+    written: int = 0
+    rejected: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    interrupted: bool = False
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+
+def rejected_path(out: Path) -> Path:
+    return out.with_name(out.name.removesuffix(".jsonl") + ".rejected.jsonl")
+
+
+def finished_ids(out: Path) -> set[str]:
+    """Inputs already answered (written or rejected) by earlier runs."""
+    return {str(r["id"]) for path in (out, rejected_path(out)) for r in read_jsonl(path) if "id" in r}
+
+
+async def _call_with_retries(
+    backend: Backend,
+    request: Request,
+    limiter: RateLimiter,
+    summary: RunSummary,
+    *,
+    max_retries: int,
+    base_delay: float,
+    timeout: float,
+) -> Completion:
+    for retry in range(max_retries + 1):
+        await limiter.wait()
+        try:
+            return await asyncio.wait_for(backend.complete(request), timeout)
+        except (RetryableError, TimeoutError) as e:
+            if retry == max_retries:
+                raise RetryableError(f"gave up after {max_retries + 1} tries: {e or 'time-out'}") from e
+            summary.retries += 1
+            retry_after = getattr(e, "retry_after", None)
+            if "429" in str(e) or "rate" in str(e).lower():
+                summary.rate_limited += 1
+            # Exponential backoff with full jitter, never sooner than the server asked.
+            delay = random.uniform(0, base_delay * 2**retry)
+            await asyncio.sleep(max(delay, retry_after or 0.0))
+    raise AssertionError("unreachable")
+
+
+async def _generate(
+    inputs: Sequence[tuple[str, str]],
+    out: Path,
+    backend: Backend,
+    summary: RunSummary,
+    *,
+    concurrency: int,
+    rpm: float | None,
+    max_regenerations: int,
+    max_retries: int,
+    base_delay: float,
+    timeout: float,
+    progress: bool,
+) -> None:
+    limiter = RateLimiter(rpm)
+    queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+    for item in inputs:
+        queue.put_nowait(item)
+    bar = tqdm(total=len(inputs), desc=f"generate ({backend.name})", unit="row", disable=not progress)
+
+    def show() -> None:
+        bar.set_postfix(
+            rejected=summary.rejected,
+            retries=summary.retries,
+            tokens=summary.prompt_tokens + summary.completion_tokens,
+            cost=f"${summary.cost_usd:.4f}",
+            refresh=False,
+        )
+
+    async def answer(input_id: str, labels: str) -> tuple[dict | None, list[dict]]:
+        """The first valid comment for one input (as its output row), and every invalid try."""
+        tried: list[dict] = []
+        for attempt in range(max_regenerations + 1):
+            try:
+                completion = await _call_with_retries(
+                    backend,
+                    Request(input_id, labels, attempt),
+                    limiter,
+                    summary,
+                    max_retries=max_retries,
+                    base_delay=base_delay,
+                    timeout=timeout,
+                )
+            except RetryableError as e:
+                summary.errors.append(f"input {input_id} ({labels}): {e}")
+                return None, [*tried, {"comment": None, "problems": [str(e)]}]
+            summary.prompt_tokens += completion.prompt_tokens
+            summary.completion_tokens += completion.completion_tokens
+            summary.cost_usd += backend.cost(completion.prompt_tokens, completion.completion_tokens)
+            comment = completion.text.strip()
+            problems = validate_comment(comment, labels)
+            if not problems:
+                row = {"id": input_id, "labels": labels, "comment": comment, "backend": backend.name}
+                return row | {"attempts": attempt + 1}, tried
+            tried.append({"comment": comment, "problems": problems})
+        return None, tried
+
+    async def worker() -> None:
+        while not queue.empty():
+            input_id, labels = queue.get_nowait()
+            row, tried = await answer(input_id, labels)
+            if row is not None:
+                append_jsonl(out, row)
+                summary.written += 1
+            else:
+                reject = {"id": input_id, "labels": labels, "backend": backend.name, "tried": tried}
+                append_jsonl(rejected_path(out), reject)
+                summary.rejected += 1
+            bar.update(1)
+            show()
+
+    try:
+        await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
+    finally:
+        bar.close()
+
+
+def as_inputs(label_strings: Sequence[str]) -> list[tuple[str, str]]:
+    """(id, labels) pairs: the id is the input's position, so a re-run maps rows to inputs."""
+    return [
+        (str(i), format_labels(parse_labels(labels, strict=False), strict=False))
+        for i, labels in enumerate(label_strings)
+    ]
+
+
+def generate_dataset(
+    label_strings: Sequence[str],
+    out: str | Path,
+    backend: Backend | None = None,
+    *,
+    concurrency: int = 8,
+    rpm: float | None = None,
+    max_regenerations: int = 3,
+    max_retries: int = 6,
+    base_delay: float = 1.0,
+    timeout: float = 60.0,
+    progress: bool = True,
+) -> RunSummary:
+    """Generate one comment per label string into ``out`` (JSON Lines), resuming a previous run.
+
+    Rows are appended as they finish (order follows completion; each carries its input ``id``);
+    outputs that fail ``validate_comment`` are regenerated up to ``max_regenerations`` times and
+    then recorded with their problems in ``<out>.rejected.jsonl``. Ctrl-C stops cleanly: what
+    was written stays, and the next run continues from there.
+    """
+    out = Path(out)
+    backend = backend or OfflineBackend()
+    inputs = as_inputs(label_strings)
+    done = finished_ids(out)
+    todo = [item for item in inputs if item[0] not in done]
+    summary = RunSummary(requested=len(inputs), skipped=len(inputs) - len(todo))
+    start = time.perf_counter()
+    try:
+        asyncio.run(
+            _generate(
+                todo,
+                out,
+                backend,
+                summary,
+                concurrency=concurrency,
+                rpm=rpm,
+                max_regenerations=max_regenerations,
+                max_retries=max_retries,
+                base_delay=base_delay,
+                timeout=timeout,
+                progress=progress,
+            )
+        )
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def export_reference_json(jsonl_path: str | Path, json_path: str | Path) -> Path:
+    """The generated rows, in input order, in the reference format ``{"0": [labels, comment]}``."""
+    rows = sorted(
+        read_jsonl(jsonl_path), key=lambda r: int(r["id"]) if str(r["id"]).isdigit() else str(r["id"])
+    )
+    return write_reference_json([(r["labels"], r["comment"]) for r in rows], json_path)
+
+
+def make_backend(
+    name: str, *, model: str | None = None, seed: int = 0, base_url: str | None = None
+) -> Backend:
+    """``offline``, ``openai`` or ``gemini``; LLM keys come from the environment or ``.env``."""
+    if name == "offline":
+        return OfflineBackend(seed=seed)
+    from utils import llm_backends
+
+    return llm_backends.make_llm_backend(name, model=model, base_url=base_url)
+
+
+def add_generate_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", choices=("offline", "openai", "gemini"), default="offline")
+    parser.add_argument("--model", help="LLM model name (default: gpt-4o-mini / gemini-2.0-flash)")
+    parser.add_argument("--base-url", help="API base URL (a proxy or a local test server)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--inputs", type=Path, help="text file with one label string per line")
+    source.add_argument(
+        "--sample", type=int, metavar="N", help="draw N label sets with the reference's distribution"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="sampler seed (fixed default: same inputs)"
+    )
+    parser.add_argument(
+        "--out", type=Path, required=True, help="output JSON Lines file (resumed if it exists)"
+    )
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--rpm", type=float, help="requests-per-minute limit (Gemini free tier: 15)")
+    parser.add_argument("--regenerate", type=int, default=3, help="regenerations of an invalid output")
+    parser.add_argument("--export", type=Path, help="also write the reference JSON format here")
+    parser.add_argument("--batch", action="store_true", help="OpenAI Batch API: upload, poll, merge")
+
+
+def read_input_file(path: Path) -> list[str]:
+    if not path.exists():
+        raise FileNotFoundError(f"inputs file not found: {path}")
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    try:
+        label_strings = (
+            read_input_file(args.inputs) if args.inputs else sample_label_sets(args.sample, seed=args.seed)
+        )
+        backend = make_backend(args.backend, model=args.model, seed=args.seed, base_url=args.base_url)
+    except (FileNotFoundError, ValueError, RuntimeError) as e:
+        print(f"python -m utils generate: error: {e}", file=sys.stderr)
+        return 2
+    if args.batch:
+        from utils import llm_backends
+
+        summary = llm_backends.run_openai_batch(label_strings, args.out, backend)
+    else:
+        summary = generate_dataset(
+            label_strings,
+            args.out,
+            backend,
+            concurrency=args.concurrency,
+            rpm=args.rpm,
+            max_regenerations=args.regenerate,
+        )
+    print(
+        f"{summary.written} written, {summary.skipped} already done, {summary.rejected} rejected "
+        f"(see {rejected_path(args.out).name}), {summary.retries} retries, "
+        f"{summary.prompt_tokens + summary.completion_tokens} tokens, ${summary.cost_usd:.4f}, {summary.seconds:.1f} s",
+        file=sys.stderr,
+    )
+    if summary.interrupted:
+        print("interrupted: finished rows are saved; run the same command again to resume", file=sys.stderr)
+        return 130
+    if args.export:
+        export_reference_json(args.out, args.export)
+    return 0

@@ -1,0 +1,62 @@
+"""Seeded label-set sampler with the reference dataset's shape (reference §2.1).
+
+Real label sets come from detectors run on photos (notebook code_data_gen/2); for data at scale
+this sampler draws label strings whose statistics match the reference's: labels per input
+1: 32%, 2: 36%, 3: 20%, 4: 7%, 5+: 4%; an emotion in almost every input, in the reference's
+proportions; ~186 distinct labels, the common SNS objects most frequent.
+"""
+
+from __future__ import annotations
+
+import random
+from functools import lru_cache
+
+from utils import labels as vocab
+from utils.composer import phrase_banks
+
+LABEL_COUNT_WEIGHTS = {1: 0.32, 2: 0.36, 3: 0.20, 4: 0.07, 5: 0.03, 6: 0.01}
+# Occurrences in the reference's 5,994 training inputs.
+EMOTION_WEIGHTS = {"공포": 1758, "분노": 1747, "기쁨": 1584, "슬픔": 1514}
+P_EMOTION = 0.97  # share of inputs with at least one emotion
+P_SECOND_EMOTION = 0.08
+# The reference's most common objects, most frequent first (reference §2.1).
+COMMON_OBJECTS_EN = (
+    "Tree", "Jacket", "Glasses", "Car", "Wheel", "Window", "Scarf",
+    "Building", "Tire", "Lipstick", "Table", "Chair", "Book", "Poster",
+)  # fmt: skip
+DISTINCT_OBJECTS = 182  # + 4 emotions = the reference's 186 distinct labels
+ZIPF_EXPONENT = 1.1
+
+
+@lru_cache(maxsize=4)
+def object_pool(size: int = DISTINCT_OBJECTS, seed: int = 0) -> tuple[list[str], list[float]]:
+    """Korean object labels and Zipf weights: the reference's common objects first, then
+    classes from the phrase banks (things SNS photos show), excluded classes left out."""
+    excluded = set(vocab.EXCLUDED_EN)
+    rest = sorted(set(phrase_banks()["objects"]) - set(COMMON_OBJECTS_EN) - excluded)
+    random.Random(seed).shuffle(rest)
+    names = [vocab.ko_name(en) for en in (*COMMON_OBJECTS_EN, *rest)][:size]
+    weights = [1 / (rank + 1) ** ZIPF_EXPONENT for rank in range(len(names))]
+    return names, weights
+
+
+def sample_label_sets(n: int, seed: int = 0) -> list[str]:
+    """``n`` label strings (emotions first, ", "-joined), the same for the same seed."""
+    rng = random.Random(seed)
+    objects, weights = object_pool()
+    emotions, emotion_weights = zip(*EMOTION_WEIGHTS.items(), strict=True)
+    counts, count_weights = zip(*LABEL_COUNT_WEIGHTS.items(), strict=True)
+    out = []
+    for _ in range(n):
+        size = rng.choices(counts, count_weights)[0]
+        chosen: list[str] = []
+        if rng.random() < P_EMOTION:
+            chosen.append(rng.choices(emotions, emotion_weights)[0])
+            if size > 1 and rng.random() < P_SECOND_EMOTION:
+                chosen.append(rng.choice([e for e in emotions if e not in chosen]))
+        while len(chosen) < size:
+            pick = rng.choices(objects, weights)[0]
+            if pick not in chosen:
+                chosen.append(pick)
+        out.append(vocab.format_labels(chosen))
+    return out
