@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import random
 import sys
 import time
@@ -151,7 +152,7 @@ def finished_ids(out: Path) -> set[str]:
     return {str(r["id"]) for path in (out, rejected_path(out)) for r in read_jsonl(path) if "id" in r}
 
 
-async def _call_with_retries(
+async def call_with_retries(
     backend: Backend,
     request: Request,
     limiter: RateLimiter,
@@ -172,9 +173,10 @@ async def _call_with_retries(
             retry_after = getattr(e, "retry_after", None)
             if "429" in str(e) or "rate" in str(e).lower():
                 summary.rate_limited += 1
-            # Exponential backoff with full jitter, never sooner than the server asked.
-            delay = random.uniform(0, base_delay * 2**retry)
-            await asyncio.sleep(max(delay, retry_after or 0.0))
+            # Exponential backoff with full jitter; when the server names a wait, that wait plus
+            # jitter, so workers told the same Retry-After do not all come back at once.
+            jitter = random.uniform(0, base_delay * 2**retry)
+            await asyncio.sleep(retry_after + random.uniform(0, base_delay) if retry_after else jitter)
     raise AssertionError("unreachable")
 
 
@@ -212,7 +214,7 @@ async def _generate(
         tried: list[dict] = []
         for attempt in range(max_regenerations + 1):
             try:
-                completion = await _call_with_retries(
+                completion = await call_with_retries(
                     backend,
                     Request(input_id, labels, attempt),
                     limiter,
@@ -263,6 +265,17 @@ def as_inputs(label_strings: Sequence[str]) -> list[tuple[str, str]]:
     ]
 
 
+def run_coroutine(coroutine) -> None:
+    """``asyncio.run``, also from inside a running loop (Jupyter): then in a worker thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(coroutine)
+        return
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, coroutine).result()
+
+
 def generate_dataset(
     label_strings: Sequence[str],
     out: str | Path,
@@ -291,7 +304,7 @@ def generate_dataset(
     summary = RunSummary(requested=len(inputs), skipped=len(inputs) - len(todo))
     start = time.perf_counter()
     try:
-        asyncio.run(
+        run_coroutine(
             _generate(
                 todo,
                 out,

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
 from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
 
 from utils.labels import parse_labels, split_labels
 from utils.textdata import count_emojis, has_question
@@ -40,3 +45,163 @@ def comment_stats(comments: Sequence[str], labels: Sequence[str]) -> dict[str, f
         "distinct_2": distinct_n(comments, 2),
         "mean_length": sum(len(c) for c in comments) / n,
     }
+
+
+# --- reference-compatible scores (reference §4: how its table was computed) -----------------
+
+
+def reference_bleu(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, float]:
+    """NLTK corpus BLEU-1..4 over raw strings, i.e. over characters, exactly as the reference
+    computed it (it reported these as if they were word-level BLEU)."""
+    from nltk.translate.bleu_score import SmoothingFunction, corpus_bleu
+
+    refs = [[list(r)] for r in references]
+    hyps = [list(h) for h in hypotheses]
+    smooth = SmoothingFunction().method1
+    weights = {1: (1.0,), 2: (0.5, 0.5), 3: (1 / 3,) * 3, 4: (0.25,) * 4}
+    return {
+        f"char_bleu_{n}": corpus_bleu(refs, hyps, weights=w, smoothing_function=smooth)
+        for n, w in weights.items()
+    }
+
+
+class _NoSynonyms:
+    """Stands in for WordNet (English only, and a download): METEOR then matches exact words
+    and Porter stems, which is all it could do for Korean anyway."""
+
+    @staticmethod
+    def synsets(_word: str) -> list:
+        return []
+
+
+def reference_meteor(hypotheses: Sequence[str], references: Sequence[str]) -> float:
+    """Mean NLTK METEOR over ``\\w+`` tokens, offline (no WordNet data needed)."""
+    import re
+
+    from nltk.translate.meteor_score import meteor_score
+
+    def words(text: str) -> list[str]:
+        return re.findall(r"\w+", text)
+
+    scores = [
+        meteor_score([words(r)], words(h), wordnet=_NoSynonyms())
+        for h, r in zip(hypotheses, references, strict=True)
+    ]
+    return sum(scores) / len(scores) if scores else 0.0
+
+
+def rouge_f(hypotheses: Sequence[str], references: Sequence[str], prefix: str = "rouge") -> dict[str, float]:
+    """ROUGE-1/2/L F of the ``rouge`` package over whitespace tokens of the strings given.
+    An empty hypothesis scores 0 (the package would raise)."""
+    from rouge import Rouge
+
+    pairs = [(h, r) for h, r in zip(hypotheses, references, strict=True) if h.strip() and r.strip()]
+    totals = {"1": 0.0, "2": 0.0, "l": 0.0}
+    if pairs:
+        scores = Rouge().get_scores([h for h, _ in pairs], [r for _, r in pairs])
+        for score in scores:
+            for key in totals:
+                totals[key] += score[f"rouge-{key}"]["f"]
+    n = len(hypotheses) or 1
+    return {f"{prefix}_{key}_f": value / n for key, value in totals.items()}
+
+
+# --- proper scores for Korean -----------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _kiwi():
+    from kiwipiepy import Kiwi
+
+    return Kiwi()
+
+
+def morphemes(text: str) -> str:
+    """Space-joined morphemes (kiwipiepy): Korean words carry their particles and endings, so
+    whitespace tokens under-count matches ("안경이" vs "안경을")."""
+    return " ".join(token.form for token in _kiwi().tokenize(text))
+
+
+def korean_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, float]:
+    """sacreBLEU over morphemes, chrF over characters, and ROUGE over morphemes."""
+    import sacrebleu
+
+    hyp_m = [morphemes(h) for h in hypotheses]
+    ref_m = [morphemes(r) for r in references]
+    return {
+        "sacrebleu_morpheme": sacrebleu.corpus_bleu(hyp_m, [ref_m], tokenize="none").score / 100,
+        "chrf": sacrebleu.corpus_chrf(list(hypotheses), [list(references)]).score / 100,
+        **rouge_f(hyp_m, ref_m, prefix="rouge_morpheme"),
+    }
+
+
+def evaluate_comments(
+    hypotheses: Sequence[str], references: Sequence[str], labels: Sequence[str]
+) -> dict[str, float]:
+    """Every score of generated comments against reference comments, plus the comment checks."""
+    if not (len(hypotheses) == len(references) == len(labels)):
+        raise ValueError(
+            f"{len(hypotheses)} generated, {len(references)} references, {len(labels)} label strings"
+        )
+    scores: dict[str, float] = {
+        **reference_bleu(hypotheses, references),
+        "meteor": reference_meteor(hypotheses, references),
+        **rouge_f(hypotheses, references),
+        **korean_scores(hypotheses, references),
+        **comment_stats(hypotheses, labels),
+    }
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()}
+
+
+# --- python -m utils evaluate -----------------------------------------------------------------
+
+
+def evaluate_model(
+    model_dir: str | Path,
+    pairs: Sequence[tuple[str, str]],
+    *,
+    seed: int = 0,
+    batch_size: int = 32,
+    num_beams: int = 1,
+) -> tuple[dict[str, float], list[str]]:
+    """Generate a comment for every pair's labels with a trained model and score it."""
+    from utils.lm_generate import CommentGenerator
+
+    generator = CommentGenerator.from_pretrained(model_dir)
+    labels = [lab for lab, _ in pairs]
+    hypotheses = generator.generate(labels, seed=seed, batch_size=batch_size, num_beams=num_beams)
+    return evaluate_comments(hypotheses, [c for _, c in pairs], labels), hypotheses
+
+
+def add_evaluate_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", type=Path, help="a trained model folder, or a training run's folder")
+    parser.add_argument(
+        "--data", type=Path, help="pairs to score (default: the test half of comments_val.json)"
+    )
+    parser.add_argument("--limit", type=int, help="score only the first N pairs")
+    parser.add_argument("--beams", type=int, default=1, help="beam search width for T5 (1: greedy)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="print the scores as JSON")
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from utils.textdata import DatasetFormatError, read_dataset
+
+    try:
+        if args.data is None:
+            from utils.lm import load_splits
+
+            pairs = load_splits(None, None, seed=42)["test"]
+        else:
+            pairs = read_dataset(args.data)
+        pairs = pairs[: args.limit] if args.limit else pairs
+        scores, _ = evaluate_model(args.model, pairs, seed=args.seed, num_beams=args.beams)
+    except (FileNotFoundError, DatasetFormatError) as e:
+        print(f"python -m utils evaluate: error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(scores, ensure_ascii=False, indent=1))
+    else:
+        for key, value in scores.items():
+            print(f"{key:<24}{value}")
+    return 0

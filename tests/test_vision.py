@@ -1,0 +1,298 @@
+"""Detectors behind one interface: tiny YOLO models built from ultralytics' YAML, the OpenCV
+fallback on the photos that ship with ultralytics, model resolution, labels and annotation."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from utils import labels as label_vocab
+from utils import vision
+from utils.pipeline import demo_photos
+
+CAT = label_vocab.ko_name("Cat")
+PERSON = label_vocab.ko_name("Person")
+HUMAN_FACE = label_vocab.ko_name("Human face")
+HAPPY = label_vocab.emotion_name(3)
+
+
+def build_tiny_yolo(
+    path: Path, names: list[str], favourite: int, *, logit: float = 10.0, arch: str = "yolov8n"
+) -> Path:
+    """An untrained YOLO from ultralytics' YAML (``arch``) with ``names``, whose class heads
+    always say ``favourite`` with confidence sigmoid(logit); saved as an ultralytics checkpoint."""
+    from ultralytics import YOLO
+    from ultralytics.nn.tasks import yaml_model_load
+    from ultralytics.utils import YAML
+
+    vision.keep_ultralytics_offline()
+    config = yaml_model_load(f"{arch}.yaml")
+    config["nc"] = len(names)
+    config.pop("yaml_file", None)
+    yaml_path = path.with_name(f"{arch}-{path.stem}.yaml")  # the scale letter comes from the name
+    YAML.save(yaml_path, config)
+    model = YOLO(str(yaml_path))
+    model.model.names = dict(enumerate(names))
+    head = model.model.model[-1]
+    # last conv of each class branch; YOLOv10 also has the one-to-one (NMS-free) branches
+    for branch in [*head.cv3, *getattr(head, "one2one_cv3", [])]:
+        branch[-1].weight.data.zero_()
+        branch[-1].bias.data.fill_(-20.0)
+        branch[-1].bias.data[favourite] = logit
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def weights_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("weights")
+
+
+@pytest.fixture(scope="module")
+def oiv7_weights(weights_dir) -> Path:
+    names = [c["en"] for c in label_vocab.oiv7_classes()]
+    return build_tiny_yolo(weights_dir / "tiny-oiv7.pt", names, favourite=names.index("Cat"))
+
+
+@pytest.fixture(scope="module")
+def face_weights(weights_dir) -> Path:
+    return build_tiny_yolo(
+        weights_dir / "tiny-faces.pt", list(label_vocab.EMOTION_EN), favourite=3, arch="yolov10n"
+    )
+
+
+@pytest.fixture(scope="module")
+def photos() -> list[Image.Image]:
+    return [vision.load_photo(p) for p in demo_photos()]
+
+
+@pytest.fixture(scope="module")
+def fallback() -> vision.OpenCVFallbackDetector:
+    return vision.OpenCVFallbackDetector()
+
+
+def assert_valid(detection: vision.Detection, image: Image.Image, source: str) -> None:
+    assert isinstance(detection.label_ko, str) and isinstance(detection.label_en, str)
+    assert isinstance(detection.confidence, float) and 0.0 <= detection.confidence <= 1.0
+    assert len(detection.box) == 4 and all(isinstance(v, float) for v in detection.box)
+    x1, y1, x2, y2 = detection.box
+    width, height = image.size
+    assert -1 <= x1 <= x2 <= width + 1 and -1 <= y1 <= y2 <= height + 1
+    assert detection.source == source
+
+
+def test_object_detector_gives_korean_oiv7_names(oiv7_weights, photos):
+    detector = vision.YoloObjectDetector(oiv7_weights)
+    assert detector.name == f"tiny-oiv7 ({oiv7_weights})"
+    assert detector.conf == 0.25
+    assert len(detector.class_labels) == 601
+    assert detector.class_labels[
+        label_vocab.oiv7_classes().index(
+            next(c for c in label_vocab.oiv7_classes() if c["en"] == "Human face")
+        )
+    ] == (HUMAN_FACE, "Human face")
+    results = detector.detect(photos)
+    assert len(results) == len(photos)
+    for image, found in zip(photos, results, strict=True):
+        assert found, "the biased class head must fire everywhere"
+        for detection in found:
+            assert_valid(detection, image, detector.name)
+            assert (detection.label_ko, detection.label_en) == (CAT, "Cat")
+            assert detection.confidence > 0.99
+    assert vision.labels_for(results[0]) == CAT
+
+
+def test_face_detector_gives_emotions_in_the_class_order(face_weights, photos):
+    detector = vision.YoloFaceEmotionDetector(face_weights)
+    assert detector.class_labels == {e.id: (e.ko, e.en) for e in label_vocab.EMOTIONS}
+    [found] = detector.detect(photos[:1])
+    assert found and {(d.label_ko, d.label_en) for d in found} == {(HAPPY, "happy")}
+    assert detector.detect([]) == []
+
+
+def test_confidence_threshold_filters_detections(weights_dir, photos):
+    weights = build_tiny_yolo(
+        weights_dir / "unsure.pt", list(label_vocab.EMOTION_EN), favourite=0, logit=0.4, arch="yolov10n"
+    )
+    confident = vision.YoloFaceEmotionDetector(weights, conf=0.7)
+    assert confident.detect(photos[:1]) == [[]]
+    lenient = vision.YoloFaceEmotionDetector(weights, conf=0.5)
+    [found] = lenient.detect(photos[:1])
+    assert found and all(abs(d.confidence - 0.5987) < 0.01 for d in found)  # sigmoid(0.4)
+    assert {d.label_ko for d in found} == {label_vocab.emotion_name(0)}
+
+
+def test_other_object_models_keep_names_outside_the_vocabulary(weights_dir):
+    weights = build_tiny_yolo(weights_dir / "lvis-like.pt", ["Cat", "bottle_cap_opener"], favourite=1)
+    detector = vision.YoloObjectDetector(weights)
+    assert detector.class_labels == {0: (CAT, "Cat"), 1: ("bottle_cap_opener", "bottle_cap_opener")}
+
+
+def test_a_face_model_with_the_wrong_classes_is_refused(weights_dir):
+    swapped = build_tiny_yolo(weights_dir / "swapped.pt", ["happy", "sad", "panic", "anger"], favourite=0)
+    with pytest.raises(ValueError, match=r"swapped\.pt: class 0 is 'happy', expected anger"):
+        vision.YoloFaceEmotionDetector(swapped)
+
+
+def test_unreadable_weights_are_reported_with_the_file(tmp_path):
+    bad = tmp_path / "broken.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match=r"broken\.pt: cannot load YOLO weights"):
+        vision.YoloObjectDetector(bad)
+
+
+def test_fallback_finds_faces_in_zidane(fallback, photos):
+    _, zidane = photos
+    [found] = fallback.detect([zidane])
+    faces = [d for d in found if d.label_ko == HUMAN_FACE]
+    assert len(faces) == 1, found  # Ancelotti's frontal face; Zidane is in profile
+    x1, y1, x2, y2 = faces[0].box
+    assert 880 < x1 < 960 and 80 < y1 < 150 and 1030 < x2 < 1110 and 220 < y2 < 300
+    for detection in found:
+        assert_valid(detection, zidane, fallback.name)
+
+
+def test_fallback_finds_people_and_faces_in_bus(fallback, photos):
+    bus, _ = photos
+    [found] = fallback.detect([bus])
+    labels = [d.label_ko for d in found]
+    assert labels.count(HUMAN_FACE) == 2, found
+    assert labels.count(PERSON) >= 1
+    assert all(d.confidence >= fallback.conf for d in found)
+    # both faces sit in the upper body of the two men by the bus door (x < 350, y 400-500)
+    for face in (d for d in found if d.label_ko == HUMAN_FACE):
+        assert face.box[2] < 350 and 400 < face.box[1] < 500
+    assert vision.labels_for(found) == PERSON
+
+
+def test_fallback_smile_gives_happy_on_a_smiling_portrait(fallback):
+    import matplotlib
+
+    portrait = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+    [found] = fallback.detect([vision.load_photo(portrait)])
+    happy = [d for d in found if d.label_ko == HAPPY]
+    faces = [d for d in found if d.label_ko == HUMAN_FACE]
+    assert len(faces) == 1 and len(happy) == 1
+    assert happy[0].box == faces[0].box
+    assert vision.labels_for(found) == HAPPY
+
+
+def test_fallback_finds_nothing_in_a_plain_image(fallback):
+    assert fallback.detect([Image.new("RGB", (640, 480), (90, 140, 200))]) == [[]]
+
+
+def test_resolve_offline_without_weights_gives_the_fallback(tmp_path):
+    detectors = vision.resolve_detectors(offline=True, models_dir=tmp_path)
+    assert len(detectors) == 1
+    [detector] = detectors
+    assert isinstance(detector, vision.OpenCVFallbackDetector)
+    assert detector.parts == vision.FALLBACK_PARTS
+    assert "offline fallback" in detector.name
+
+
+def test_resolve_uses_the_given_paths(tmp_path, oiv7_weights, face_weights):
+    detectors = vision.resolve_detectors(oiv7_weights, face_weights, offline=True, models_dir=tmp_path)
+    assert [type(d) for d in detectors] == [vision.YoloObjectDetector, vision.YoloFaceEmotionDetector]
+    assert str(oiv7_weights) in detectors[0].name and str(face_weights) in detectors[1].name
+
+
+def test_resolve_finds_trained_face_weights_and_fills_in_objects(tmp_path, face_weights):
+    trained = tmp_path / "yolo" / "faces_cpu" / "weights" / "best.pt"
+    trained.parent.mkdir(parents=True)
+    shutil.copy(face_weights, trained)
+    detectors = vision.resolve_detectors(offline=True, models_dir=tmp_path)
+    assert [type(d) for d in detectors] == [vision.YoloFaceEmotionDetector, vision.OpenCVFallbackDetector]
+    assert detectors[0].weights == str(trained)
+    assert detectors[1].parts == ("body", "cat")
+
+
+def test_resolve_online_downloads_into_models_and_falls_back_when_it_cannot(tmp_path, monkeypatch):
+    asked = []
+
+    def unreachable_hub(weights, **kwargs):
+        asked.append(Path(weights))
+        raise ValueError(f"{weights}: cannot load YOLO weights (download failed)")
+
+    monkeypatch.setattr(vision, "YoloObjectDetector", unreachable_hub)
+    with pytest.warns(UserWarning, match="yolov8m-oiv7.pt unavailable"):
+        detectors = vision.resolve_detectors(offline=False, models_dir=tmp_path)
+    assert asked == [tmp_path / "yolo" / "weights" / "yolov8m-oiv7.pt"]
+    assert [d.parts for d in detectors] == [vision.FALLBACK_PARTS]
+
+
+@pytest.mark.parametrize("which", ["object_weights", "face_weights"])
+def test_resolve_names_a_missing_given_path(tmp_path, which):
+    missing = tmp_path / "gone" / "best.pt"
+    with pytest.raises(FileNotFoundError, match=r"weights not found: .*gone/best\.pt"):
+        vision.resolve_detectors(**{which: missing}, offline=True, models_dir=tmp_path)
+
+
+def test_labels_for_puts_emotions_first_and_collapses_duplicates():
+    def det(ko: str) -> vision.Detection:
+        return vision.Detection(ko, label_vocab.en_name(ko), 0.9, (0.0, 0.0, 1.0, 1.0), "test")
+
+    found = [det(PERSON), det("나무"), det(HAPPY), det(PERSON), det(HUMAN_FACE), det("분노"), det(HAPPY)]
+    assert vision.labels_for(found) == f"{HAPPY}, 분노, {PERSON}, 나무"
+    assert vision.labels_for([]) == ""
+    assert vision.labels_for([det(HUMAN_FACE)]) == ""
+
+
+def test_annotate_draws_boxes_and_hangul_captions(photos, fallback):
+    bus, _ = photos
+    [found] = fallback.detect([bus])
+    annotated = vision.annotate(bus, found)
+    assert annotated.size == bus.size and annotated.mode == "RGB"
+    assert np.asarray(bus).sum() != np.asarray(annotated).sum()
+    assert np.array_equal(np.asarray(vision.annotate(bus, [])), np.asarray(bus))
+    # the caption area: NanumGothic renders Hangul with many distinct glyph pixels, not tofu boxes
+    blank = Image.new("RGB", (400, 300), (0, 0, 0))
+    box = (50.0, 120.0, 350.0, 280.0)
+    hangul = vision.annotate(blank, [vision.Detection("기쁨", "happy", 0.5, box, "test")])
+    other = vision.annotate(blank, [vision.Detection("슬픔", "sad", 0.5, box, "test")])
+    caption_a = np.asarray(hangul)[:120]
+    caption_b = np.asarray(other)[:120]
+    assert caption_a.any() and not np.array_equal(caption_a, caption_b)
+
+
+def test_a_batch_with_bad_photos_goes_on_with_the_rest(tmp_path, fallback, oiv7_weights):
+    bus, zidane = demo_photos()
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "cut.jpg").write_bytes(bus.read_bytes()[:3000])
+    (tmp_path / "text.jpg").write_text("hello", encoding="utf-8")
+    Image.new("LA", (300, 200), (128, 100)).save(tmp_path / "gray_alpha.png")
+    Image.fromarray(np.full((120, 160), 40000, dtype=np.uint16)).save(tmp_path / "deep.png")
+    names = ["empty.jpg", "gray_alpha.png", "cut.jpg", "text.jpg", "deep.png"]
+    batch = [bus, *(tmp_path / n for n in names), zidane]
+    loaded, errors = [], {}
+    for path in batch:
+        try:
+            loaded.append(vision.load_photo(path))
+        except vision.PhotoError as e:
+            errors[Path(path).name] = str(e)
+    assert set(errors) == {"empty.jpg", "cut.jpg", "text.jpg"}
+    assert all(name in message for name, message in errors.items())
+    assert [im.size for im in loaded] == [(810, 1080), (300, 200), (160, 120), (1280, 720)]
+    faces_and_people = fallback.detect(loaded)
+    assert [bool(found) for found in faces_and_people] == [True, False, False, True]
+    objects = vision.YoloObjectDetector(oiv7_weights).detect(loaded)
+    assert len(objects) == len(loaded)
+    for image, found in zip(loaded, objects, strict=True):
+        assert found
+        for detection in found:
+            assert_valid(detection, image, detection.source)
+
+
+def test_keep_ultralytics_offline_places_fonts_and_stops_sync():
+    from ultralytics.utils import SETTINGS
+    from ultralytics.utils.checks import check_font
+
+    config_dir = vision.keep_ultralytics_offline()
+    for name in ("Arial.ttf", "Arial.Unicode.ttf"):
+        assert (config_dir / name).read_bytes() == vision.korean_font_path().read_bytes()
+        assert Path(check_font(name)) == config_dir / name
+    assert SETTINGS["sync"] is False
