@@ -3,6 +3,7 @@ fallback on the photos that ship with ultralytics, model resolution, labels and 
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -209,6 +210,16 @@ def test_resolve_finds_trained_face_weights_and_fills_in_objects(tmp_path, face_
     assert [type(d) for d in detectors] == [vision.YoloFaceEmotionDetector, vision.OpenCVFallbackDetector]
     assert detectors[0].weights == str(trained)
     assert detectors[1].parts == ("body", "cat")
+
+
+@pytest.mark.parametrize(("profile", "picked"), [("cpu", False), ("smoke", False), ("full", True)])
+def test_only_face_runs_trained_on_real_photos_are_picked_up(tmp_path, face_weights, profile, picked):
+    run = tmp_path / "yolo" / f"faces_{profile}"
+    (run / "weights").mkdir(parents=True)
+    shutil.copy(face_weights, run / "weights" / "best.pt")
+    (run / "metrics.json").write_text(json.dumps({"profile": profile, "mAP50": 0.99}), encoding="utf-8")
+    detectors = vision.resolve_detectors(offline=True, models_dir=tmp_path)
+    assert any(isinstance(d, vision.YoloFaceEmotionDetector) for d in detectors) is picked
 
 
 def test_resolve_online_downloads_into_models_and_falls_back_when_it_cannot(tmp_path, monkeypatch):

@@ -60,3 +60,22 @@ def sample_label_sets(n: int, seed: int = 0) -> list[str]:
                 chosen.append(pick)
         out.append(vocab.format_labels(chosen))
     return out
+
+
+def label_set_stats(label_strings: list[str]) -> dict:
+    """Shape of a set of label strings, in the terms of reference §2.1: share of inputs by label
+    count (5 and more together), occurrences of each label, emotion share, distinct counts."""
+    from collections import Counter
+
+    parsed = [vocab.parse_labels(text, strict=False) for text in label_strings]
+    n = len(parsed) or 1
+    by_count = Counter(min(len(labels), 5) for labels in parsed)
+    occurrences = Counter(label for labels in parsed for label in labels)
+    return {
+        "inputs": len(parsed),
+        "distinct_label_strings": len(set(label_strings)),
+        "distinct_labels": len(occurrences),
+        "share_by_label_count": {("5+" if k == 5 else str(k)): by_count[k] / n for k in sorted(by_count)},
+        "share_with_emotion": sum(any(vocab.is_emotion(x) for x in labels) for labels in parsed) / n,
+        "occurrences": dict(occurrences.most_common()),
+    }

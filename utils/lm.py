@@ -333,3 +333,21 @@ def run_train(args: argparse.Namespace) -> int:
         return 2
     print(json.dumps(summary, ensure_ascii=False, indent=1))
     return 0
+
+
+def export_model(run: str | Path, dest: str | Path, *, half: bool = True) -> Path:
+    """Copy a run's best model to ``dest`` for shipping: weights in fp16 (half the size; the
+    generator computes in fp32), tokenizer, generation info and the run's summary."""
+    from utils.lm_generate import model_dir_of
+
+    source = model_dir_of(run)
+    dest = Path(dest)
+    generator = CommentGenerator.from_pretrained(source, device="cpu")
+    model = generator.model.half() if half else generator.model
+    model.save_pretrained(dest)
+    generator.tokenizer.save_pretrained(dest)
+    (dest / MODEL_INFO_FILE).write_bytes((source / MODEL_INFO_FILE).read_bytes())
+    summary = source.parent / "run.json"
+    if summary.exists():
+        (dest / "run.json").write_bytes(summary.read_bytes())
+    return dest

@@ -86,9 +86,8 @@ class CommentGenerator:
         self, batch: list[str], max_new_tokens: int, num_beams: int, overrides: dict
     ) -> list[str]:
         enc = self.tokenizer(batch, return_tensors="pt", padding=True).to(self.device)
-        ids = self.model.generate(
-            **enc, max_new_tokens=max_new_tokens, num_beams=num_beams, do_sample=False, **overrides
-        )
+        settings = {"do_sample": False, "num_beams": num_beams, **overrides}
+        ids = self.model.generate(**enc, max_new_tokens=max_new_tokens, **settings)
         return [text.strip() for text in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
 
     def _generate_gpt2(self, batch: list[str], max_new_tokens: int, overrides: dict) -> list[str]:

@@ -21,7 +21,9 @@ from tqdm.auto import tqdm
 
 from utils import labels as label_vocab
 from utils.paths import MODELS, ROOT
+from utils.textdata import validate_comment
 
+REGENERATIONS = 3  # sampled retries for a text-model comment that fails validate_comment
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
 DEFAULT_COMMENT_MODEL = MODELS / "default_t5"
 # Trained text models the pipeline prefers over the shipped default, best first.
@@ -151,13 +153,45 @@ class CommentPipeline:
     def model_names(self) -> dict[str, object]:
         return {"detectors": [d.name for d in self.detectors], "comment": self.comment_model}
 
-    def write_comments(self, label_strings: Sequence[str]) -> list[str]:
-        """Comments for label strings, generated in batches."""
-        if not label_strings:
-            return []
+    def write_comments(self, label_strings: Sequence[str]) -> tuple[list[str], list[str]]:
+        """Comments for label strings, generated in batches, and the name of what wrote each.
+
+        A small text model sometimes leaves out an object or asks a question: such comments
+        (those failing ``validate_comment``) are sampled again a few times with other seeds,
+        and if none passes, the offline composer writes that one; the name says so.
+        """
+        labels = list(label_strings)
+        if not labels:
+            return [], []
         if hasattr(self.generator, "compose_many"):
-            return self.generator.compose_many(list(label_strings))
-        return self.generator.generate(list(label_strings), seed=self.seed, batch_size=self.batch_size)
+            return self.generator.compose_many(labels), [self.comment_model] * len(labels)
+        comments = self.generator.generate(labels, seed=self.seed, batch_size=self.batch_size)
+        writers = [self.comment_model] * len(labels)
+        failing = [
+            i for i, (c, lab) in enumerate(zip(comments, labels, strict=True)) if validate_comment(c, lab)
+        ]
+        for attempt in range(1, REGENERATIONS + 1):
+            if not failing:
+                break
+            retry = self.generator.generate(
+                [labels[i] for i in failing],
+                seed=self.seed + attempt,
+                batch_size=self.batch_size,
+                do_sample=True,
+            )
+            for i, comment in zip(failing, retry, strict=True):
+                if not validate_comment(comment, labels[i]):
+                    comments[i] = comment
+            failing = [i for i in failing if validate_comment(comments[i], labels[i])]
+        if failing:
+            from utils.composer import OfflineComposer
+
+            composer = OfflineComposer(seed=self.seed)
+            for i in failing:
+                problems = ", ".join(validate_comment(comments[i], labels[i]))
+                comments[i] = composer.compose(labels[i])
+                writers[i] = f"offline composer (the text model's comments failed the checks: {problems})"
+        return comments, writers
 
     def comment_without_labels(self) -> str:
         """A photo in which nothing was recognised still gets a kind, general comment: the
@@ -180,10 +214,11 @@ class CommentPipeline:
             result.models = self.model_names | {"detectors": []}
             todo.append(result)
         start = time.perf_counter()
-        comments = self.write_comments([r.labels for r in todo])
+        comments, writers = self.write_comments([r.labels for r in todo])
         per_item = (time.perf_counter() - start) / max(len(todo), 1)
-        for result, comment in zip(todo, comments, strict=True):
+        for result, comment, writer in zip(todo, comments, writers, strict=True):
             result.comment = comment
+            result.models["comment"] = writer
             result.timings = {"generate": per_item}
         return results
 
@@ -237,14 +272,19 @@ class CommentPipeline:
             result.models = self.model_names
         with_labels = [r for r, _ in loaded if r.labels]
         start = time.perf_counter()
-        comments = self.write_comments([r.labels for r in with_labels])
+        comments, writers = self.write_comments([r.labels for r in with_labels])
         generate_time = (time.perf_counter() - start) / max(len(with_labels), 1)
-        for result, comment in zip(with_labels, comments, strict=True):
+        for result, comment, writer in zip(with_labels, comments, writers, strict=True):
             result.comment = comment
+            result.models = {**result.models, "comment": writer}
             result.timings["generate"] = generate_time
         for result, _ in loaded:
             if not result.labels:
                 result.comment = self.comment_without_labels()
+                result.models = {
+                    **result.models,
+                    "comment": "offline composer (nothing recognised in the photo)",
+                }
         if out_dir is not None:
             out = Path(out_dir)
             out.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ detections into the label string; :func:`annotate` draws boxes with Hangul capti
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import warnings
@@ -336,6 +337,16 @@ def _given(path: str | Path | None, what: str) -> Path | None:
     return path
 
 
+def _trained_on_real_faces(weights: Path) -> bool:
+    """Runs of the smoke and cpu profiles learn drawn faces (notebook 2): they are results to
+    look at, not detectors for real photos, so only ``full`` runs (or weights placed without a
+    run record) are picked up automatically."""
+    record = weights.parent.parent / "metrics.json"
+    if not record.exists():
+        return True
+    return json.loads(record.read_text(encoding="utf-8")).get("profile") == "full"
+
+
 def resolve_detectors(
     object_weights: str | Path | None = None,
     face_weights: str | Path | None = None,
@@ -347,7 +358,7 @@ def resolve_detectors(
 
     1. paths given by the caller (a missing one is an error, never silently replaced);
     2. weights under ``models_dir`` (``models/``): ``models/yolo/weights/yolov8m-oiv7.pt`` (or ``yolov8x``) and
-       the newest ``models/yolo/faces*/weights/best.pt``;
+       the newest ``models/yolo/faces*/weights/best.pt`` of a ``full`` run;
     3. the hub asset ``yolov8m-oiv7.pt`` when ``offline`` is False (ultralytics downloads it
        into ``models/yolo/weights/``; the four-emotion face model has no public weights, it is
        trained in notebook 2);
@@ -359,7 +370,10 @@ def resolve_detectors(
         placed = [Path(models_dir) / name for name in OIV7_LOCAL_WEIGHTS]
         object_path = next((p for p in placed if p.is_file()), None)
     if face_path is None:
-        trained = sorted(Path(models_dir).glob(FACE_WEIGHTS_GLOB), key=lambda p: p.stat().st_mtime)
+        trained = sorted(
+            (p for p in Path(models_dir).glob(FACE_WEIGHTS_GLOB) if _trained_on_real_faces(p)),
+            key=lambda p: p.stat().st_mtime,
+        )
         face_path = trained[-1] if trained else None
     detectors: list[Detector] = []
     if object_path is not None:

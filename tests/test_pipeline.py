@@ -1,0 +1,173 @@
+"""The main job: photo → labels → comment, from Python and the command line, with bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from utils import __main__ as cli
+from utils import pipeline as pipeline_module
+from utils.paths import ROOT
+from utils.pipeline import CommentPipeline, PhotoResult, demo_photos, find_photos
+from utils.textdata import has_hangul
+
+
+@pytest.fixture(scope="module")
+def offline_pipeline() -> CommentPipeline:
+    return CommentPipeline(offline=True, batch_size=4)
+
+
+@pytest.fixture
+def mixed_folder(tmp_path):
+    """Two real photos, a corrupt JPEG, an empty file named .png, and a text file."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    bus, zidane = demo_photos()
+    shutil.copy(bus, folder / "a_bus.jpg")
+    shutil.copy(zidane, folder / "b_zidane.JPG")
+    (folder / "c_corrupt.jpg").write_bytes(bus.read_bytes()[:2000])
+    (folder / "d_empty.png").write_bytes(b"")
+    (folder / "notes.txt").write_text("not a photo", encoding="utf-8")
+    return folder
+
+
+def cli_json_lines(capsys, *argv: str) -> tuple[int, list[dict], str]:
+    code = cli.main(["comment", *argv])
+    captured = capsys.readouterr()
+    rows = [json.loads(line) for line in captured.out.splitlines() if line.strip()]
+    return code, rows, captured.err
+
+
+def test_labels_skip_vision_and_the_comment_names_the_objects(capsys):
+    code, rows, _ = cli_json_lines(capsys, "--labels", "기쁨, 안경, 나무", "--json", "--offline")
+    assert code == 0
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["labels"] == "기쁨, 안경, 나무"
+    assert has_hangul(row["comment"])
+    assert "안경" in row["comment"] and "나무" in row["comment"]
+    assert row["models"]["comment"]
+    assert row["models"]["detectors"] == []
+
+
+def test_the_labels_command_prints_one_json_object_from_a_fresh_process():
+    result = subprocess.run(
+        [sys.executable, "-m", "utils", "comment", "--labels", "기쁨, 안경, 나무", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**__import__("os").environ, "HF_HUB_OFFLINE": "1", "YOLO_OFFLINE": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert json.loads(lines[0])["comment"]
+
+
+def test_the_shipped_default_model_is_used_offline(monkeypatch):
+    # Runs trained on this machine would win (models/t5/*/best); the shipped one is next.
+    monkeypatch.setattr(pipeline_module, "TRAINED_COMMENT_MODELS", ())
+    pipe = CommentPipeline(offline=True, load_vision=False)
+    assert "default_t5" in pipe.comment_model
+    [result] = pipe.comment_on_labels(["기쁨, 안경"])
+    assert result.ok and has_hangul(result.comment)
+
+
+def test_a_trained_model_under_models_wins_over_the_shipped_one(monkeypatch, tmp_path):
+    trained = tmp_path / "t5" / "transfer_1" / "best"
+    shutil.copytree(pipeline_module.DEFAULT_COMMENT_MODEL, trained)
+    monkeypatch.setattr(pipeline_module, "TRAINED_COMMENT_MODELS", (tmp_path / "missing", trained))
+    assert pipeline_module.resolve_comment_model() == trained
+    assert pipeline_module.resolve_comment_model(pipeline_module.DEFAULT_COMMENT_MODEL) == (
+        pipeline_module.DEFAULT_COMMENT_MODEL
+    )
+
+
+def test_the_offline_pipeline_names_its_detectors(offline_pipeline):
+    assert offline_pipeline.model_names["detectors"]
+
+
+def test_a_photo_gives_labels_detections_comment_models_and_timings(offline_pipeline, tmp_path):
+    bus, _ = demo_photos()
+    [result] = offline_pipeline.run(bus, out_dir=tmp_path, progress=False)
+    assert result.ok, result.error
+    assert result.detections and result.labels
+    assert has_hangul(result.comment)
+    assert set(result.timings) >= {"load", "detect", "generate", "annotate"}
+    assert result.models["detectors"] == offline_pipeline.model_names["detectors"]
+    annotated = Image.open(result.annotated)
+    assert annotated.size == Image.open(bus).size
+
+
+def test_folder_with_mixed_files_reports_bad_photos_and_processes_the_rest(offline_pipeline, mixed_folder):
+    photos, problems = find_photos([mixed_folder])
+    assert [p.name for p in photos] == ["a_bus.jpg", "b_zidane.JPG", "c_corrupt.jpg", "d_empty.png"]
+    assert problems == []
+    results = offline_pipeline.run(mixed_folder, progress=False)
+    by_name = {r.source.rsplit("/", 1)[-1]: r for r in results}
+    assert by_name["a_bus.jpg"].ok and by_name["b_zidane.JPG"].ok
+    assert not by_name["c_corrupt.jpg"].ok and "c_corrupt.jpg" in by_name["c_corrupt.jpg"].error
+    assert not by_name["d_empty.png"].ok and "d_empty.png" in by_name["d_empty.png"].error
+
+
+def test_cli_exit_code_1_when_some_photos_fail(capsys, mixed_folder, tmp_path):
+    missing = tmp_path / "nope.jpg"
+    code, rows, _ = cli_json_lines(capsys, str(mixed_folder), str(missing), "--json", "--offline")
+    assert code == 1
+    assert len(rows) == 5
+    failed = {r["source"].rsplit("/", 1)[-1]: r["error"] for r in rows if r["error"]}
+    assert set(failed) == {"c_corrupt.jpg", "d_empty.png", "nope.jpg"}
+    assert "no such file" in failed["nope.jpg"]
+    assert all(r["comment"] for r in rows if not r["error"])
+
+
+def test_cli_human_output_names_labels_comment_and_models(capsys, tmp_path):
+    bus, _ = demo_photos()
+    code = cli.main(["comment", str(bus), "--offline", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "labels" in out and "comment" in out and "detectors=" in out
+    assert (tmp_path / "bus_annotated.jpg").exists()
+
+
+@pytest.mark.parametrize("argv", [[], ["--labels", ""], ["--labels", " , "]])
+def test_usage_errors_exit_2(capsys, argv):
+    code = cli.main(["comment", *argv])
+    assert code == 2
+    assert "error" in capsys.readouterr().err
+
+
+def test_unknown_labels_are_kept_with_a_warning(capsys):
+    code, rows, err = cli_json_lines(capsys, "--labels", "기쁨, 유니콘", "--json", "--offline")
+    assert code == 0
+    assert "unknown label(s) kept as written: 유니콘" in err
+    assert rows[0]["labels"] == "기쁨, 유니콘"
+    assert rows[0]["comment"]
+
+
+def test_a_missing_model_folder_is_a_usage_error(capsys, tmp_path):
+    code = cli.main(["comment", "--labels", "기쁨, 나무", "--lm", str(tmp_path / "none"), "--offline"])
+    assert code == 2
+    assert "no trained text model" in capsys.readouterr().err
+
+
+def test_without_any_text_model_the_composer_writes(monkeypatch):
+    monkeypatch.setattr(pipeline_module, "TRAINED_COMMENT_MODELS", ())
+    monkeypatch.setattr(pipeline_module, "DEFAULT_COMMENT_MODEL", ROOT / "does-not-exist")
+    pipe = CommentPipeline(offline=True, load_vision=False)
+    [result] = pipe.comment_on_labels(["슬픔, 재킷"])
+    assert "composer" in result.models["comment"]
+    assert "재킷" in result.comment
+
+
+def test_batched_results_keep_input_order(offline_pipeline):
+    results = offline_pipeline.comment_on_labels(["기쁨, 안경", "", "슬픔, 나무"])
+    assert [r.labels for r in results] == ["기쁨, 안경", "", "슬픔, 나무"]
+    assert results[1].error and "empty label string" in results[1].error
+    assert isinstance(results[0], PhotoResult) and results[0].ok and results[2].ok
