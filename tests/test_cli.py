@@ -30,6 +30,16 @@ def test_unknown_command_is_a_usage_error(capsys):
     assert "unknown command 'frobnicate'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", list(cli.COMMANDS))
+def test_every_command_module_provides_its_entry_points(command):
+    import importlib
+
+    module = importlib.import_module(cli.COMMANDS[command][0])
+    name = command.replace("-", "_")
+    assert callable(getattr(module, f"add_{name}_args"))
+    assert callable(getattr(module, f"run_{name}"))
+
+
 def test_paths_are_repository_relative():
     assert (paths.ROOT / "utils" / "__init__.py").exists()
     assert paths.DATA == paths.ROOT / "data"

@@ -11,7 +11,18 @@ NOTEBOOKS = all_notebooks()
 
 
 def test_every_notebook_dir_has_notebooks():
-    assert "notebooks" in {p.parent.name for p in NOTEBOOKS}
+    assert {p.parent.name for p in NOTEBOOKS} == {"notebooks", "code_data_gen"}
+    assert sorted(f"{p.parent.name}/{p.stem}" for p in NOTEBOOKS) == [
+        "code_data_gen/1_chat_gpt_translate",
+        "code_data_gen/2_img_pred_and_gen",
+        "code_data_gen/3_textdata_generating",
+        "notebooks/1_data_check",
+        "notebooks/2_od_yolo_finetuning",
+        "notebooks/2_od_yolo_lvis",
+        "notebooks/3_lm_gpt2",
+        "notebooks/3_lm_t5",
+        "notebooks/4_pipeline",
+    ]
 
 
 @pytest.mark.slow
