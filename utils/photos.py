@@ -40,7 +40,7 @@ def load_photo(path: str | Path, *, max_side: int = MAX_SIDE) -> Image.Image:
     if path.stat().st_size == 0:
         raise PhotoError(f"{path}: empty file (0 bytes)")
     try:
-        image = _pil_open(path)
+        image = open_image(path)
     except UnidentifiedImageError:
         raise PhotoError(f"{path}: not an image (cannot identify image file)") from None
     except Image.DecompressionBombError as e:
@@ -61,7 +61,7 @@ def load_photo(path: str | Path, *, max_side: int = MAX_SIDE) -> Image.Image:
     return image
 
 
-def _pil_open(path: Path) -> Image.Image:
+def open_image(path: Path) -> Image.Image:
     """``Image.open`` without ultralytics' patch, which pip-installs pi-heif (or fails offline)
     the first time Pillow meets a file it cannot identify."""
     opener = Image.open

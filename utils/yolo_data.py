@@ -23,6 +23,7 @@ from PIL import Image, ImageOps
 from tqdm import tqdm
 
 from utils.labels import EMOTION_ALIASES, EMOTION_EN, EMOTION_KO
+from utils.photos import open_image
 
 LABEL_POLICIES = ("majority", "uploader")
 BOX_POLICIES = ("median", "annot_A")
@@ -340,7 +341,7 @@ def _convert_record(record, name, json_path, index, out, report, seen, *, split,
     if path is None:
         return "image not found"
     try:
-        with Image.open(path) as image:
+        with open_image(path) as image:
             image.load()
             orientation = exif_orientation(image) if box_frame == "stored" else 1
             # The frame the box is given in: stored pixels, or the upright photo.
