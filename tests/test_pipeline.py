@@ -171,3 +171,15 @@ def test_batched_results_keep_input_order(offline_pipeline):
     assert [r.labels for r in results] == ["기쁨, 안경", "", "슬픔, 나무"]
     assert results[1].error and "empty label string" in results[1].error
     assert isinstance(results[0], PhotoResult) and results[0].ok and results[2].ok
+
+
+def test_demo_runs_offline_on_the_bundled_photos(capsys, tmp_path):
+    code, rows, _ = cli_json_lines(capsys, "--demo", "--json", "--offline", "--out", str(tmp_path))
+    assert code == 0
+    by_name = {row["source"].rsplit("/", 1)[-1]: row for row in rows}
+    assert set(by_name) == {"bus.jpg", "zidane.jpg", "grace_hopper.jpg"}
+    assert "사람" in by_name["bus.jpg"]["labels"]  # HOG finds the people by the bus
+    assert by_name["grace_hopper.jpg"]["labels"].startswith("기쁨")  # the smile inside her face
+    for row in rows:
+        assert has_hangul(row["comment"]) and row["models"]["comment"]
+        assert (tmp_path / f"{row['source'].rsplit('/', 1)[-1].split('.')[0]}_annotated.jpg").exists()

@@ -8,10 +8,13 @@ from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+from transformers.utils import logging as hf_logging
 
 from utils.lm_data import prompt_for
 
 MODEL_INFO_FILE = "sns_comment.json"
+# A per-tensor "Loading weights" bar for a 13 MB model is noise in notebooks and the CLI.
+hf_logging.disable_progress_bar()
 
 
 def model_dir_of(path: str | Path) -> Path:

@@ -329,7 +329,11 @@ def add_comment_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--demo", action="store_true", help="run on ultralytics' bus.jpg and zidane.jpg")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="run on photos that ship with installed packages (bus.jpg, zidane.jpg, grace_hopper.jpg)",
+    )
 
 
 def _print_result(result: PhotoResult, as_json: bool) -> None:
@@ -352,7 +356,7 @@ def _print_result(result: PhotoResult, as_json: bool) -> None:
 
 
 def run_comment(args: argparse.Namespace) -> int:
-    photos = list(args.photos) + (demo_photos() if args.demo else [])
+    photos = list(args.photos) + (sample_photos() if args.demo else [])
     if not photos and not args.labels:
         print("python -m utils comment: error: give photos, a folder, --labels or --demo", file=sys.stderr)
         return 2
