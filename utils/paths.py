@@ -39,3 +39,9 @@ def results_dir(*parts: str, profile: str, base: str | Path | None = None) -> Pa
     out = root.joinpath(*parts)
     out.mkdir(parents=True, exist_ok=True)
     return out
+
+
+def shown_path(path: str | Path) -> str:
+    """``path`` relative to the repository when inside it (machine-independent in outputs)."""
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)

@@ -20,7 +20,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from utils import labels as label_vocab
-from utils.paths import MODELS, ROOT
+from utils.paths import MODELS, shown_path
 from utils.textdata import validate_comment
 
 REGENERATIONS = 3  # sampled retries for a text-model comment that fails validate_comment
@@ -141,7 +141,7 @@ class CommentPipeline:
             from utils.lm import CommentGenerator
 
             self.generator = CommentGenerator.from_pretrained(model_dir)
-            shown = model_dir.relative_to(ROOT) if model_dir.is_relative_to(ROOT) else model_dir
+            shown = shown_path(model_dir)
             self.comment_model = f"{self.generator.name} ({shown})"
         else:
             from utils.datagen import OfflineComposer

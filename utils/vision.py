@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from utils import labels as label_vocab
-from utils.paths import MODELS, ROOT
+from utils.paths import MODELS, shown_path
 
 # PhotoError and load_photo are part of this module's interface (utils.pipeline calls vision.load_photo).
 from utils.photos import MAX_SIDE as MAX_SIDE
@@ -60,11 +60,6 @@ class Detector(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, conf={self.conf})"
-
-
-def _shown(path: Path) -> str:
-    path = path.resolve()
-    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def keep_ultralytics_offline() -> Path:
@@ -103,7 +98,7 @@ class _YoloDetector(Detector):
             self.model = YOLO(self.weights)
         except Exception as e:  # ultralytics raises many kinds for a bad or foreign file
             raise ValueError(f"{weights}: cannot load YOLO weights ({type(e).__name__}: {e})") from e
-        shown = _shown(path) if path.exists() else self.weights
+        shown = shown_path(path) if path.exists() else self.weights
         self.name = f"{path.stem} ({shown})"
         self.class_labels = self._class_labels(dict(self.model.names))
 

@@ -23,6 +23,7 @@ from PIL import Image, ImageOps
 from tqdm import tqdm
 
 from utils.labels import EMOTION_ALIASES, EMOTION_EN, EMOTION_KO
+from utils.paths import shown_path
 from utils.photos import open_image
 
 LABEL_POLICIES = ("majority", "uploader")
@@ -63,7 +64,7 @@ class ConversionReport:
         return sum(self.images.values())
 
     def summary(self) -> str:
-        lines = [f"{self.converted} images → {self.yaml_path.parent}"]
+        lines = [f"{self.converted} images → {shown_path(self.yaml_path.parent)}"]
         for split, counts in sorted(self.counts.items()):
             per_class = ", ".join(f"{n} {counts[n]}" for n in self.names if counts[n])
             lines.append(f"  {split}: {self.images[split]} images; boxes: {per_class}")
