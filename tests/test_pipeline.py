@@ -183,3 +183,18 @@ def test_demo_runs_offline_on_the_bundled_photos(capsys, tmp_path):
     for row in rows:
         assert has_hangul(row["comment"]) and row["models"]["comment"]
         assert (tmp_path / f"{row['source'].rsplit('/', 1)[-1].split('.')[0]}_annotated.jpg").exists()
+
+
+def test_trained_models_are_ranked_full_first_then_by_val_loss(monkeypatch, tmp_path):
+    def trained(name: str, profile: str, loss: float):
+        best = tmp_path / name / "best"
+        shutil.copytree(pipeline_module.DEFAULT_COMMENT_MODEL, best)
+        (best.parent / "run.json").write_text(json.dumps({"profile": profile, "best_val_loss": loss}))
+        return best
+
+    cpu_worse, cpu_better = trained("a", "cpu", 0.9), trained("b", "cpu", 0.7)
+    monkeypatch.setattr(pipeline_module, "TRAINED_COMMENT_MODELS", (cpu_worse, cpu_better))
+    assert pipeline_module.resolve_comment_model() == cpu_better
+    full = trained("c", "full", 1.5)  # a pretrained model's loss is on another tokenizer: not comparable
+    monkeypatch.setattr(pipeline_module, "TRAINED_COMMENT_MODELS", (cpu_worse, cpu_better, full))
+    assert pipeline_module.resolve_comment_model() == full

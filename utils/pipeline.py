@@ -26,7 +26,7 @@ from utils.textdata import validate_comment
 REGENERATIONS = 3  # sampled retries for a text-model comment that fails validate_comment
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
 DEFAULT_COMMENT_MODEL = MODELS / "default_t5"
-# Trained text models the pipeline prefers over the shipped default, best first.
+# Trained text models the pipeline prefers over the shipped default (ranked by their run records).
 TRAINED_COMMENT_MODELS = (
     MODELS / "t5" / "transfer_1_large_colab" / "best",
     MODELS / "t5" / "transfer_1" / "best",
@@ -78,10 +78,20 @@ def resolve_comment_model(lm_dir: str | Path | None = None) -> Path | None:
                 f"no trained text model in {path} (expected config.json and *.safetensors)"
             )
         return path
-    for candidate in (*TRAINED_COMMENT_MODELS, DEFAULT_COMMENT_MODEL):
-        if _has_weights(candidate):
-            return candidate
-    return None
+    trained = sorted((p for p in TRAINED_COMMENT_MODELS if _has_weights(p)), key=_rank)
+    if trained:
+        return trained[0]
+    return DEFAULT_COMMENT_MODEL if _has_weights(DEFAULT_COMMENT_MODEL) else None
+
+
+def _rank(model_dir: Path) -> tuple[int, float]:
+    """``full`` runs (pretrained models) before smaller profiles, then the lowest val loss; a
+    model without a run record comes after those with one."""
+    record = model_dir.parent / "run.json"
+    if not record.exists():
+        return (1, float("inf"))
+    run = json.loads(record.read_text(encoding="utf-8"))
+    return (0 if run.get("profile") == "full" else 1, run.get("best_val_loss") or float("inf"))
 
 
 def find_photos(inputs: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, str]]]:

@@ -76,6 +76,8 @@ def show_photo_results(results: Sequence, columns: int = 3, width: float = 5.0):
 
     from PIL import Image
 
+    from utils.textdata import strip_emojis
+
     shown = [r for r in results if getattr(r, "annotated", None)]
     if not shown:
         raise ValueError("no annotated photos to show: run the pipeline with out_dir=...")
@@ -86,7 +88,9 @@ def show_photo_results(results: Sequence, columns: int = 3, width: float = 5.0):
         ax.axis("off")
     for ax, result in zip(axes.flat, shown, strict=False):
         ax.imshow(Image.open(result.annotated))
-        caption = f"[{result.labels or '라벨 없음'}]\n" + "\n".join(textwrap.wrap(result.comment or "", 24))
+        # NanumGothic has no emoji glyphs: the caption drops them (the printed comment keeps them).
+        comment = strip_emojis(result.comment or "")
+        caption = f"[{result.labels or '라벨 없음'}]\n" + "\n".join(textwrap.wrap(comment, 24))
         ax.set_title(caption, fontsize=10, loc="left")
     fig.tight_layout()
     return fig

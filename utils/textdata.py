@@ -213,6 +213,11 @@ def count_emojis(comment: str) -> int:
     return len(_EMOJI.findall(comment))
 
 
+def strip_emojis(text: str) -> str:
+    """``text`` without emojis (and their variation selectors), for fonts that have none."""
+    return re.sub(r"\s{2,}", " ", _EMOJI.sub("", text).replace("\ufe0f", "")).strip()
+
+
 def has_hangul(text: str) -> bool:
     return bool(_HANGUL.search(text))
 
