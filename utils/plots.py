@@ -51,10 +51,10 @@ def plot_curves(
         if not points:
             continue
         xs, ys = zip(*points, strict=True)
-        (line,) = ax.plot(xs, ys, marker="o", markersize=3, label=name)
         i = ys.index(min(ys) if best == "min" else max(ys))
+        # The best value goes in the legend: runs often end close together, where labels would overlap.
+        (line,) = ax.plot(xs, ys, marker="o", markersize=3, label=f"{name}  (best {ys[i]:.4f} @ {xs[i]:g})")
         ax.scatter([xs[i]], [ys[i]], s=80, facecolors="none", edgecolors=line.get_color(), linewidths=2)
-        ax.annotate(f"{ys[i]:.4f}", (xs[i], ys[i]), textcoords="offset points", xytext=(4, 6), fontsize=8)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.grid(alpha=0.3)
     ax.legend()
