@@ -147,9 +147,27 @@ def rejected_path(out: Path) -> Path:
     return out.with_name(out.name.removesuffix(".jsonl") + ".rejected.jsonl")
 
 
-def finished_ids(out: Path) -> set[str]:
-    """Inputs already answered (written or rejected) by earlier runs."""
-    return {str(r["id"]) for path in (out, rejected_path(out)) for r in read_jsonl(path) if "id" in r}
+def finished_ids(out: Path, inputs: Sequence[tuple[str, str]] | None = None) -> set[str]:
+    """Inputs already answered (written or rejected) by earlier runs.
+
+    With ``inputs`` (the (id, labels) pairs of this run), a row answered for other labels is an
+    error: ids are input positions, so a changed input list would otherwise be skipped silently.
+    """
+    expected = dict(inputs or [])
+    done = set()
+    for path in (out, rejected_path(out)):
+        for row in read_jsonl(path):
+            if "id" not in row:
+                continue
+            input_id = str(row["id"])
+            if input_id in expected and row.get("labels") != expected[input_id]:
+                raise ValueError(
+                    f"{path} was written for other inputs: its row {input_id} has labels "
+                    f"{row.get('labels')!r}, but input {input_id} is {expected[input_id]!r}; "
+                    "write to another --out file or delete this one"
+                )
+            done.add(input_id)
+    return done
 
 
 async def call_with_retries(
@@ -299,7 +317,7 @@ def generate_dataset(
     out = Path(out)
     backend = backend or OfflineBackend()
     inputs = as_inputs(label_strings)
-    done = finished_ids(out)
+    done = finished_ids(out, inputs)
     todo = [item for item in inputs if item[0] not in done]
     summary = RunSummary(requested=len(inputs), skipped=len(inputs) - len(todo))
     start = time.perf_counter()
@@ -381,19 +399,23 @@ def run_generate(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError, RuntimeError) as e:
         print(f"python -m utils generate: error: {e}", file=sys.stderr)
         return 2
-    if args.batch:
-        from utils import llm_backends
+    try:
+        if args.batch:
+            from utils import llm_backends
 
-        summary = llm_backends.run_openai_batch(label_strings, args.out, backend)
-    else:
-        summary = generate_dataset(
-            label_strings,
-            args.out,
-            backend,
-            concurrency=args.concurrency,
-            rpm=args.rpm,
-            max_regenerations=args.regenerate,
-        )
+            summary = llm_backends.run_openai_batch(label_strings, args.out, backend)
+        else:
+            summary = generate_dataset(
+                label_strings,
+                args.out,
+                backend,
+                concurrency=args.concurrency,
+                rpm=args.rpm,
+                max_regenerations=args.regenerate,
+            )
+    except ValueError as e:
+        print(f"python -m utils generate: error: {e}", file=sys.stderr)
+        return 2
     print(
         f"{summary.written} written, {summary.skipped} already done, {summary.rejected} rejected "
         f"(see {rejected_path(args.out).name}), {summary.retries} retries, "

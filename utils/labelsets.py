@@ -19,10 +19,13 @@ LABEL_COUNT_WEIGHTS = {1: 0.32, 2: 0.36, 3: 0.20, 4: 0.07, 5: 0.03, 6: 0.01}
 EMOTION_WEIGHTS = {"공포": 1758, "분노": 1747, "기쁨": 1584, "슬픔": 1514}
 P_EMOTION = 0.97  # share of inputs with at least one emotion
 P_SECOND_EMOTION = 0.08
-# The reference's most common objects, most frequent first (reference §2.1).
+# The reference's most common objects, most frequent first (reference §2.1), with Person
+# fourth and Cat and Dog after them. People are what SNS photos show most, and people and cats
+# are what the offline fallback detector reports: the shipped text model must have seen them
+# often enough to name them, or every offline photo of a person falls back to the composer.
 COMMON_OBJECTS_EN = (
-    "Tree", "Jacket", "Glasses", "Car", "Wheel", "Window", "Scarf",
-    "Building", "Tire", "Lipstick", "Table", "Chair", "Book", "Poster",
+    "Tree", "Jacket", "Glasses", "Person", "Car", "Wheel", "Window", "Scarf",
+    "Building", "Tire", "Lipstick", "Table", "Chair", "Book", "Poster", "Cat", "Dog",
 )  # fmt: skip
 DISTINCT_OBJECTS = 182  # + 4 emotions = the reference's 186 distinct labels
 ZIPF_EXPONENT = 1.1

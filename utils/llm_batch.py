@@ -97,7 +97,7 @@ def run_openai_batch(
     requests_path, state_path = _batch_paths(out)
     inputs = as_inputs(label_strings)
     labels_by_id = dict(inputs)
-    done = finished_ids(out)
+    done = finished_ids(out, inputs)
     todo = [(i, labels) for i, labels in inputs if i not in done]
     summary = RunSummary(requested=len(inputs), skipped=len(inputs) - len(todo))
     start = time.perf_counter()

@@ -1,0 +1,172 @@
+"""The offline composer, the label-set sampler and the shipped comment dataset they made."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+import tossi
+
+from utils import labels as vocab
+from utils.composer import OfflineComposer, phrase_banks, render_list, with_particle
+from utils.datagen import DEFAULT_SEED, OfflineBackend, generate_dataset
+from utils.labelsets import COMMON_OBJECTS_EN, label_set_stats, sample_label_sets
+from utils.paths import DATA, ROOT
+from utils.textdata import read_dataset, read_jsonl, validate_comment
+
+PARTICLES = "이가을를은는와과"
+# labels per input in the reference's training data (reference §2.1)
+REFERENCE_LABEL_COUNT_SHARES = {"1": 0.32, "2": 0.36, "3": 0.20, "4": 0.07, "5+": 0.04}
+# every object the reference lists among its most common (reference §2.1)
+REFERENCE_COMMON_OBJECTS = ["나무", "재킷", "안경", "차", "바퀴", "창문", "스카프", "건물", "타이어"]
+REFERENCE_COMMON_OBJECTS += ["립스틱", "테이블", "의자", "책", "포스터"]
+
+
+def sentences(comment: str) -> list[str]:
+    """The Korean sentences of a comment, emojis and punctuation removed."""
+    parts = (re.sub(r"[^가-힣A-Za-z0-9 ]", "", s).strip() for s in re.split(r"[.!~]+", comment))
+    return [p for p in parts if p]
+
+
+def particles_after(label: str, comment: str) -> list[str]:
+    return [comment[m.end()] for m in re.finditer(re.escape(label), comment) if m.end() < len(comment)]
+
+
+def assert_particles_agree(labels: list[str], comment: str) -> None:
+    for label in labels:
+        for particle in particles_after(label, comment):
+            if particle in PARTICLES:
+                assert tossi.postfix(label, particle) == label + particle, (label, comment)
+
+
+@pytest.mark.parametrize(
+    ("noun", "particle", "expected"),
+    [
+        ("나무", "이", "나무가"),
+        ("책", "가", "책이"),
+        ("안경", "를", "안경을"),
+        ("사과", "을", "사과를"),
+        ("가방", "와", "가방과"),
+        ("차", "과", "차와"),
+        ("고양이", "은", "고양이는"),
+        ("연필", "으로", "연필로"),  # ㄹ takes 로, not 으로
+        ("책", "로", "책으로"),
+        ("강아지", None, "강아지"),
+    ],
+)
+def test_particles_agree_with_the_nouns_last_syllable(noun, particle, expected):
+    assert with_particle(noun, particle) == expected
+
+
+def test_a_list_joins_with_and_and_puts_the_particle_on_the_last_noun():
+    assert render_list(["나무", "재킷", "차"], "을") == "나무, 재킷과 차를"
+    assert render_list(["안경", "모자"], "이") == "안경과 모자가"
+    assert render_list(["책"], "은") == "책은"
+
+
+def test_phrase_banks_cover_the_common_sns_objects_and_every_emotion():
+    banks = phrase_banks()
+    assert len(banks["objects"]) >= 150
+    assert set(COMMON_OBJECTS_EN) <= set(banks["objects"])
+    assert {vocab.ko_name(en) for en in COMMON_OBJECTS_EN} >= set(REFERENCE_COMMON_OBJECTS)
+    assert all(en in {c["en"] for c in vocab.oiv7_classes()} for en in banks["objects"])
+    for bank in ("openers", "closers"):
+        assert set(banks[bank]) == {*vocab.EMOTION_KO, "없음"}
+        assert min(len(phrases) for phrases in banks[bank].values()) >= 24
+    assert not [p for ps in banks["openers"].values() for p in ps if "?" in p]
+
+
+def test_comments_for_sampled_label_sets_are_valid_polite_and_varied():
+    composer = OfflineComposer(seed=3)
+    label_strings = sample_label_sets(400, seed=11)
+    comments = composer.compose_many(label_strings)
+    for labels, comment in zip(label_strings, comments, strict=True):
+        assert validate_comment(comment, labels) == [], (labels, comment)
+        assert len(comment) <= 80, comment
+        # polite speech: every sentence ends in -요 or -니다
+        assert all(s.endswith(("요", "니다")) for s in sentences(comment)), comment
+        assert_particles_agree(vocab.split_labels(vocab.parse_labels(labels))[1], comment)
+    assert len(set(comments)) >= 0.97 * len(comments)
+    first_sentences = {sentences(c)[0] for c in comments}
+    assert len(first_sentences) >= 150
+
+
+def test_the_same_labels_and_key_give_the_same_comment_and_another_key_varies_it():
+    labels = "기쁨, 안경, 나무"
+    composer = OfflineComposer(seed=5)
+    assert composer.compose(labels, key=1) == OfflineComposer(seed=5).compose(labels, key=1)
+    variants = {composer.compose(labels, key=k) for k in range(20)}
+    assert len(variants) >= 15
+    assert all("안경" in v and "나무" in v for v in variants)
+
+
+@pytest.mark.parametrize("labels", ["기쁨, 꽃게빵", "슬픔, 모모나", "꽃게빵, 모모나", "분노"])
+def test_unknown_labels_and_emotions_alone_get_grammatical_comments(labels):
+    composer = OfflineComposer(seed=9)
+    objects = [x for x in labels.split(", ") if x not in vocab.EMOTION_KO]
+    for key in range(10):
+        comment = composer.compose(labels, key=key)
+        assert validate_comment(comment, objects) == [], comment
+        assert all(s.endswith(("요", "니다")) for s in sentences(comment)), comment
+        assert_particles_agree(objects, comment)
+
+
+def test_the_sampler_is_seeded_and_has_the_reference_shape():
+    first = sample_label_sets(6000, seed=1)
+    assert first == sample_label_sets(6000, seed=1)
+    assert first[:100] == sample_label_sets(100, seed=1)  # a prefix does not depend on n
+    assert first != sample_label_sets(6000, seed=2)
+    stats = label_set_stats(first)
+    for count, share in REFERENCE_LABEL_COUNT_SHARES.items():
+        assert stats["share_by_label_count"][count] == pytest.approx(share, abs=0.02), count
+    assert stats["share_with_emotion"] == pytest.approx(0.97, abs=0.01)
+    assert 170 <= stats["distinct_labels"] <= 186
+    occurrences = stats["occurrences"]
+    assert min(occurrences[e] for e in vocab.EMOTION_KO) > 1300
+    assert all(occurrences[o] >= 40 for o in REFERENCE_COMMON_OBJECTS)
+    # what the offline fallback detector reports must be common enough for a model to learn
+    assert occurrences["사람"] >= 200 and occurrences["고양이"] >= 40 and occurrences["강아지"] >= 40
+    assert not set(occurrences) & set(vocab.excluded_ko())
+    assert all(text == vocab.format_labels(vocab.parse_labels(text)) for text in first)
+
+
+@pytest.mark.parametrize(("name", "minimum"), [("comments_train.json", 6000), ("comments_val.json", 1200)])
+def test_the_shipped_dataset_is_large_enough_and_every_row_is_valid(name, minimum):
+    rows = read_dataset(DATA / "text_data" / name)
+    assert len(rows) >= minimum
+    problems = [(labels, comment, p) for labels, comment in rows if (p := validate_comment(comment, labels))]
+    assert problems == []
+    assert max(len(comment) for _, comment in rows) <= 80
+
+
+def test_the_shipped_training_data_is_what_the_documented_command_makes(tmp_path):
+    """data/README.md: ``generate --backend offline --sample 6000 --seed 1``; the first 150 rows
+    come out again (the sampler's prefix and the composer's keys do not depend on the size)."""
+    out = tmp_path / "train.jsonl"
+    generate_dataset(sample_label_sets(150, seed=1), out, OfflineBackend(seed=1), progress=False)
+    regenerated = [(r["labels"], r["comment"]) for r in sorted(read_jsonl(out), key=lambda r: int(r["id"]))]
+    assert regenerated == read_dataset(DATA / "text_data" / "comments_train.json")[:150]
+
+
+def test_offline_generate_command_writes_valid_rows_resumes_and_refuses_other_inputs(tmp_path):
+    out, exported = tmp_path / "x.jsonl", tmp_path / "x.json"
+    command = [sys.executable, "-m", "utils", "generate", "--backend", "offline", "--sample", "50"]
+    command += ["--out", str(out), "--export", str(exported)]
+    first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    rows = read_jsonl(out)
+    assert len(rows) == 50 and len({r["id"] for r in rows}) == 50
+    assert all(validate_comment(r["comment"], r["labels"]) == [] for r in rows)
+    again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert "0 written, 50 already done" in again.stdout + again.stderr
+    assert read_jsonl(out) == rows
+    assert [labels for labels, _ in read_dataset(exported)] == sample_label_sets(50, seed=DEFAULT_SEED)
+    # other inputs into the same file: refused, and nothing already written is touched
+    other = [*command[:8], "--seed", "99", *command[8:]]
+    refused = subprocess.run(other, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2
+    assert f"{out} was written for other inputs: its row 0 has labels" in refused.stderr
+    assert read_jsonl(out) == rows
