@@ -128,12 +128,16 @@ def test_cli_exit_code_1_when_some_photos_fail(capsys, mixed_folder, tmp_path):
 
 
 def test_cli_human_output_names_labels_comment_and_models(capsys, tmp_path):
-    bus, _ = demo_photos()
-    code = cli.main(["comment", str(bus), "--offline", "--out", str(tmp_path)])
-    out = capsys.readouterr().out
+    bus, zidane = demo_photos()
+    code = cli.main(["comment", str(bus), str(zidane), "--offline", "--out", str(tmp_path)])
+    bus_part, zidane_part = capsys.readouterr().out.split("■ ")[1:]
     assert code == 0
-    assert "labels" in out and "comment" in out and "detectors=" in out
-    assert (tmp_path / "bus_annotated.jpg").exists()
+    assert "라벨 labels : 사람\n" in bus_part and "detectors=OpenCV" in bus_part
+    assert "댓글 comment: " in bus_part and "사람" in bus_part.split("댓글 comment: ")[1]
+    # faces alone are excluded labels: the output says nothing was recognised and who wrote the comment
+    assert "라벨 labels : (없음: nothing recognised)\n" in zidane_part
+    assert "comment=offline composer (nothing recognised in the photo)" in zidane_part
+    assert (tmp_path / "bus_annotated.jpg").exists() and (tmp_path / "zidane_annotated.jpg").exists()
 
 
 @pytest.mark.parametrize("argv", [[], ["--labels", ""], ["--labels", " , "]])

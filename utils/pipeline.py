@@ -354,7 +354,7 @@ def _print_result(result: PhotoResult, as_json: bool) -> None:
         print(f"✗ {result.source}: {result.error}", file=sys.stderr, flush=True)
         return
     print(f"■ {result.source}")
-    print(f"  라벨 labels : {result.labels}")
+    print(f"  라벨 labels : {result.labels or '(없음: nothing recognised)'}")
     print(f"  댓글 comment: {result.comment}")
     models = result.models
     print(
