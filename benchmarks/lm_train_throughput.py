@@ -30,7 +30,7 @@ from transformers.optimization import Adafactor
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from utils.lm import build_model  # noqa: E402
-from utils.lm_data import PadCollator, encode_t5, train_local_tokenizer  # noqa: E402
+from utils.lm_data import encode_pairs, make_collator, train_local_tokenizer  # noqa: E402
 from utils.lm_registry import get_experiment  # noqa: E402
 from utils.paths import TEXT_DATA  # noqa: E402
 from utils.textdata import read_dataset  # noqa: E402
@@ -83,12 +83,15 @@ def throughput(args: argparse.Namespace) -> None:
     pairs = read_dataset(TEXT_DATA / "comments_train.json")
     sample = random.Random(0).sample(pairs, min(len(pairs), args.batch_size * (args.steps + 3)))
     tokenizer = train_local_tokenizer([t for p in pairs for t in p], "t5", Path(args.work) / "tok", 4000)
-    collate = PadCollator(tokenizer.pad_token_id)
+    collate = make_collator(tokenizer)
     experiment = get_experiment("transfer_0")
+    cache = Path(args.work) / "data"
     reference_rows = pad_inputs(
-        encode_t5(sample, tokenizer, pad_to_max_length=True), 64, tokenizer.pad_token_id
+        encode_pairs(sample, tokenizer, family="t5", pad_to_max_length=True, cache_dir=cache).to_list(),
+        64,
+        tokenizer.pad_token_id,
     )
-    our_rows = encode_t5(sample, tokenizer)
+    our_rows = encode_pairs(sample, tokenizer, family="t5", cache_dir=cache).to_list()
     results = {}
     for name, rows, batching in (
         ("reference (pad 128, padding in loss)", reference_rows, batches_reference),

@@ -8,7 +8,13 @@ import torch
 from transformers import GPT2LMHeadModel, T5ForConditionalGeneration
 
 from utils import lm
-from utils.lm_data import PadCollator, encode_gpt2, encode_t5, train_local_tokenizer
+from utils.lm_data import (
+    encode_pairs,
+    make_collator,
+    train_local_tokenizer,
+    with_label_orders,
+    with_rare_objects_repeated,
+)
 from utils.lm_generate import CommentGenerator
 from utils.lm_registry import EXPERIMENTS, get_experiment
 from utils.paths import ROOT
@@ -29,6 +35,17 @@ def _loss(model, batch) -> float:
         return model(**batch).loss.item()
 
 
+def _encode(pairs, tokenizer, family, cache_dir, **kwargs):
+    return encode_pairs(
+        pairs,
+        tokenizer,
+        family=family,
+        data_format=None if family == "t5" else 1,
+        cache_dir=cache_dir,
+        **kwargs,
+    )
+
+
 @pytest.mark.parametrize("family", ["t5", "gpt2"])
 def test_padding_never_counts_in_the_loss(family, tmp_path):
     tokenizer = train_local_tokenizer([t for p in PAIRS for t in p], family, tmp_path / "tok", 400)
@@ -39,10 +56,14 @@ def test_padding_never_counts_in_the_loss(family, tmp_path):
         ("기쁨, 안경", "안경이 정말 잘 어울리세요 😊"),
         ("나무", "나무 아래 풍경이 참 평화로워 보여요 좋은 하루 보내세요 🌳"),
     ]
-    rows = encode_t5(pairs, tokenizer) if family == "t5" else encode_gpt2(pairs, tokenizer, data_format=1)
-    collate = PadCollator(tokenizer.pad_token_id)
+    rows = _encode(pairs, tokenizer, family, tmp_path / "cache").to_list()
+    collate = make_collator(tokenizer)
     padded = collate(rows)
     assert (padded["labels"] == -100).any(), "the batch should contain padding"
+    # dynamic padding: the batch is as long as its longest row, not a fixed 64 or 128
+    assert padded["input_ids"].shape[1] == max(len(r["input_ids"]) for r in rows)
+    assert padded["labels"].shape[1] == max(len(r["labels"]) for r in rows)
+    assert (padded["attention_mask"] == (padded["input_ids"] != tokenizer.pad_token_id)).all()
     counted = [sum(1 for t in r["labels"][(1 if family == "gpt2" else 0) :] if t != -100) for r in rows]
     singles = [_loss(model, collate([r])) for r in rows]
     # The batch loss is the token-weighted mean of the unpadded losses: padding adds nothing.
@@ -50,18 +71,71 @@ def test_padding_never_counts_in_the_loss(family, tmp_path):
     assert _loss(model, padded) == pytest.approx(expected, rel=1e-4)
     if family == "t5":
         # The reference's recipe (targets padded to 128 with the pad id) does count padding.
-        reference = collate(encode_t5(pairs, tokenizer, pad_to_max_length=True))
+        fixed = _encode(pairs, tokenizer, family, tmp_path / "cache", pad_to_max_length=True)
+        reference = collate(fixed.to_list())
         assert reference["labels"].shape[1] == 128
         assert _loss(model, reference) != pytest.approx(expected, rel=1e-2)
 
 
 def test_gpt2_counts_only_the_comment_tokens(tmp_path):
     tokenizer = train_local_tokenizer([t for p in PAIRS for t in p], "gpt2", tmp_path / "tok", 400)
-    (row,) = encode_gpt2([("기쁨, 안경", "멋져요")], tokenizer, data_format=2)
+    (row,) = encode_pairs(
+        [("기쁨, 안경", "멋져요")], tokenizer, family="gpt2", data_format=2, cache_dir=tmp_path
+    ).to_list()
     prompt_len = len(tokenizer("입력 : 기쁨, 안경 \n 출력 : ", add_special_tokens=False)["input_ids"])
     assert row["labels"][:prompt_len] == [-100] * prompt_len
     assert row["labels"][prompt_len:] == row["input_ids"][prompt_len:]
     assert row["input_ids"][-1] == tokenizer.eos_token_id
+
+
+def test_encoded_data_is_a_cached_dataset_reused_on_the_second_call(tmp_path, monkeypatch):
+    import datasets
+
+    tokenizer = train_local_tokenizer([t for p in PAIRS for t in p], "t5", tmp_path / "tok", 400)
+    first = _encode(PAIRS[:30], tokenizer, "t5", tmp_path / "cache")
+    assert isinstance(first, datasets.Dataset) and first.column_names == ["input_ids", "labels"]
+    assert first[0]["input_ids"] == tokenizer(PAIRS[0][0])["input_ids"]
+    entries = sorted(p.name for p in (tmp_path / "cache").iterdir())
+    assert len(entries) == 1
+    # The second call loads the Arrow files: no tokenising (map) happens.
+    monkeypatch.setattr(datasets.Dataset, "map", lambda *a, **k: pytest.fail("tokenised again"))
+    second = _encode(PAIRS[:30], tokenizer, "t5", tmp_path / "cache")
+    assert second.to_list() == first.to_list()
+    monkeypatch.undo()
+    # Other data or other settings get their own entry.
+    _encode(PAIRS[:31], tokenizer, "t5", tmp_path / "cache")
+    _encode(PAIRS[:30], tokenizer, "t5", tmp_path / "cache", pad_to_max_length=True)
+    assert len(list((tmp_path / "cache").iterdir())) == 3
+
+
+def test_label_orders_add_shuffled_copies_of_multi_object_rows_only():
+    pairs = [("기쁨, 안경, 나무, 차", "안경, 나무와 차가 멋져요 😊"), ("슬픔, 나무", "나무가 멋져요 🌳")]
+    assert with_label_orders(pairs, 1, seed=0) == pairs
+    rows = with_label_orders(pairs, 3, seed=0)
+    assert rows[:2] == pairs and len(rows) == 4
+    for labels, comment in rows[2:]:
+        assert labels.startswith("기쁨, ") and sorted(labels.split(", ")) == sorted(pairs[0][0].split(", "))
+        assert comment == pairs[0][1]
+    assert len({labels for labels, _ in rows}) == 4  # every order differs
+    with pytest.raises(ValueError, match="label_orders must be at least 1"):
+        with_label_orders(pairs, 0, seed=0)
+
+
+def test_rare_objects_are_repeated_up_to_the_minimum():
+    pairs = [("기쁨, 나무", "a")] * 6 + [("슬픔, 나무, 돌고래", "b"), ("돌고래", "c"), ("분노", "d")]
+    rows = with_rare_objects_repeated(pairs, 6)
+    # 돌고래 is in 2 rows: each of them appears 3 times, so 돌고래 is in 6; the rest once.
+    assert rows.count(("슬픔, 나무, 돌고래", "b")) == 3 and rows.count(("돌고래", "c")) == 3
+    assert rows.count(("기쁨, 나무", "a")) == 6 and rows.count(("분노", "d")) == 1
+    assert with_rare_objects_repeated(pairs, 0) == pairs
+
+
+def test_encoding_rejects_an_unknown_family_or_format(tmp_path):
+    tokenizer = train_local_tokenizer([t for p in PAIRS for t in p], "gpt2", tmp_path / "tok", 400)
+    with pytest.raises(ValueError, match="unknown model family 'bert'"):
+        encode_pairs(PAIRS[:2], tokenizer, family="bert", cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="unknown GPT-2 data format 7"):
+        encode_pairs(PAIRS[:2], tokenizer, family="gpt2", data_format=7, cache_dir=tmp_path)
 
 
 @pytest.mark.slow
@@ -80,6 +154,21 @@ def test_every_experiment_trains_and_generates_in_smoke(name, tmp_path):
     comments = generator.generate(["기쁨, 안경", "나무"], seed=1)
     assert len(comments) == 2 and all(isinstance(c, str) for c in comments)
     assert generator.generate(["기쁨, 안경", "나무"], seed=1) == comments  # seeded
+
+
+def test_coverage_experiment_trains_on_extra_rows_in_smoke(tmp_path, small_data):
+    """transfer_2_coverage: extra label orders and repeated rare-object rows, training rows only."""
+    summary = lm.train(
+        "transfer_2_coverage", profile="smoke", data=small_data, out_dir=tmp_path, epochs=1, progress=False
+    )
+    plain = lm.train(
+        "transfer_0", profile="smoke", data=small_data, out_dir=tmp_path / "plain", epochs=1, progress=False
+    )
+    assert summary["train_examples"] == plain["train_examples"] == plain["train_rows"]
+    assert summary["train_rows"] > summary["train_examples"]
+    assert summary["test_examples"] == plain["test_examples"]
+    (comment,) = CommentGenerator.from_pretrained(tmp_path).generate(["기쁨, 안경"])
+    assert isinstance(comment, str)
 
 
 def test_resume_continues_from_the_last_checkpoint(tmp_path, small_data):

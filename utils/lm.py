@@ -35,7 +35,7 @@ from transformers import (
 )
 from transformers.trainer_utils import get_last_checkpoint
 
-from utils.lm_data import PadCollator, encode_gpt2, encode_t5, hub_tokenizer, train_local_tokenizer
+from utils.lm_data import encode_pairs, hub_tokenizer, make_collator, train_local_tokenizer
 from utils.lm_generate import MODEL_INFO_FILE, CommentGenerator
 from utils.lm_registry import EXPERIMENTS, Experiment, get_experiment, sizes_for
 from utils.paths import TEXT_DATA, check_profile, results_dir
@@ -102,10 +102,20 @@ def build_model(experiment: Experiment, profile: str, tokenizer):
     return GPT2LMHeadModel(config)
 
 
-def encode(experiment: Experiment, pairs: list[Pair], tokenizer, pad_to_max_length: bool) -> list[dict]:
-    if experiment.family == "t5":
-        return encode_t5(pairs, tokenizer, pad_to_max_length=pad_to_max_length)
-    return encode_gpt2(pairs, tokenizer, data_format=experiment.data_format)
+def encode(
+    experiment: Experiment, pairs: list[Pair], tokenizer, pad_to_max_length: bool, *, train: bool = False
+):
+    """A split as a tokenised, cached ``datasets.Dataset``; only training rows get the
+    experiment's extra label orders (val and test stay as the pipeline will see them)."""
+    return encode_pairs(
+        pairs,
+        tokenizer,
+        family=experiment.family,
+        data_format=experiment.data_format,
+        pad_to_max_length=pad_to_max_length,
+        label_orders=experiment.label_orders if train else 1,
+        min_object_rows=experiment.min_object_rows if train else 0,
+    )
 
 
 def peak_memory_mb() -> float:
@@ -228,7 +238,7 @@ def train(
     torch.manual_seed(seed)
     model = build_model(experiment, profile, tokenizer)
     datasets = {
-        split: encode(experiment, pairs, tokenizer, pad_to_max_length)
+        split: encode(experiment, pairs, tokenizer, pad_to_max_length, train=split == "train")
         for split, pairs in {"train": train_pairs, "val": val_pairs, "test": test_pairs}.items()
     }
     args = training_arguments(experiment, profile, out, seed, epochs or sizes.epochs, progress)
@@ -237,7 +247,7 @@ def train(
         args=args,
         train_dataset=datasets["train"],
         eval_dataset=datasets["val"],
-        data_collator=PadCollator(tokenizer.pad_token_id),
+        data_collator=make_collator(tokenizer),
         callbacks=[EarlyStoppingCallback(early_stopping_patience=PATIENCE)],
     )
     last = get_last_checkpoint(args.output_dir) if resume and Path(args.output_dir).exists() else None
@@ -264,6 +274,7 @@ def train(
         else f"{experiment.family} from config {sizes.model}",
         "parameters": sum(p.numel() for p in model.parameters()),
         "train_examples": len(train_pairs),
+        "train_rows": len(datasets["train"]),  # more than the examples with extra label orders
         "val_examples": len(val_pairs),
         "test_examples": len(test_pairs),
         "epochs_run": len(curve),

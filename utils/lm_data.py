@@ -1,16 +1,25 @@
-"""Text-model data: local tokenizers trained on our comments, encoding for T5 and GPT-2, and the
-collators that keep padding out of the loss (-100)."""
+"""Text-model data: local tokenizers trained on our comments, the comment pairs as a tokenised and
+cached 🤗 ``datasets.Dataset`` for T5 and GPT-2, and the collator that keeps padding out of the
+loss (-100)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
+import random
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-from transformers import AutoTokenizer, PreTrainedTokenizerFast
+from transformers import AutoTokenizer, DataCollatorForSeq2Seq, PreTrainedTokenizerFast
+
+from utils.labels import format_labels, parse_labels, split_labels
 
 IGNORE_INDEX = -100
+# Part of the cache key of encoded datasets: raise it when the encoding functions change.
+ENCODING_VERSION = 1
 # KoGPT2's special tokens (reference §3); the T5 tokenizer uses T5's own three.
 GPT2_SPECIAL = {
     "bos_token": "</s>",
@@ -81,57 +90,143 @@ def hub_tokenizer(model_id: str, family: str, kogpt2: bool) -> PreTrainedTokeniz
     return tokenizer
 
 
-def encode_t5(
-    pairs: Sequence[tuple[str, str]], tokenizer, *, max_length: int = 64, pad_to_max_length: bool = False
-) -> list[dict]:
-    """Input ids of the labels and target ids of the comment. With ``pad_to_max_length`` the
-    targets are padded to 128 with the pad id and *kept in the loss*: the reference's recipe."""
-    rows = []
-    for labels, comment in pairs:
-        source = tokenizer(labels, truncation=True, max_length=max_length)["input_ids"]
-        if pad_to_max_length:
-            target = tokenizer(comment, truncation=True, max_length=128, padding="max_length")["input_ids"]
-        else:
-            target = tokenizer(comment, truncation=True, max_length=max_length)["input_ids"]
-        rows.append({"input_ids": source, "labels": target})
-    return rows
+def tokenizer_fingerprint(tokenizer) -> str:
+    """A hash of everything in a tokenizer that changes the ids it produces."""
+    backend = tokenizer.backend_tokenizer.to_str() if tokenizer.is_fast else repr(tokenizer.get_vocab())
+    specials = json.dumps(tokenizer.special_tokens_map, sort_keys=True, default=str)
+    return hashlib.sha256(f"{backend}|{specials}|{tokenizer.padding_side}".encode()).hexdigest()[:16]
 
 
-def encode_gpt2(
-    pairs: Sequence[tuple[str, str]], tokenizer, *, data_format: int, max_length: int = 96
-) -> list[dict]:
+def _t5_columns(batch: dict[str, list], tokenizer, max_length: int, pad_to_max_length: bool) -> dict:
+    """Labels → input ids, comment → target ids. With ``pad_to_max_length`` the targets are padded
+    to 128 with the pad id and *kept in the loss*: the reference's recipe, kept for comparison."""
+    sources = tokenizer(batch["labels_text"], truncation=True, max_length=max_length)["input_ids"]
+    if pad_to_max_length:
+        targets = tokenizer(batch["comment"], truncation=True, max_length=128, padding="max_length")
+    else:
+        targets = tokenizer(batch["comment"], truncation=True, max_length=max_length)
+    return {"input_ids": sources, "labels": targets["input_ids"]}
+
+
+def _gpt2_columns(batch: dict[str, list], tokenizer, data_format: int, max_length: int) -> dict:
     """Prompt + comment + eos; only the comment's tokens (and the eos) count in the loss."""
-    rows = []
-    for labels, comment in pairs:
-        prompt = tokenizer(prompt_for(labels, data_format), add_special_tokens=False)["input_ids"]
-        answer = tokenizer(comment, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-        ids = (prompt + answer)[:max_length]
-        target = ([IGNORE_INDEX] * len(prompt) + answer)[:max_length]
-        rows.append({"input_ids": ids, "labels": target})
-    return rows
+    prompts = [prompt_for(labels, data_format) for labels in batch["labels_text"]]
+    prompt_ids = tokenizer(prompts, add_special_tokens=False)["input_ids"]
+    answer_ids = tokenizer(batch["comment"], add_special_tokens=False)["input_ids"]
+    inputs, targets = [], []
+    for prompt, answer in zip(prompt_ids, answer_ids, strict=True):
+        answer = answer + [tokenizer.eos_token_id]
+        inputs.append((prompt + answer)[:max_length])
+        targets.append(([IGNORE_INDEX] * len(prompt) + answer)[:max_length])
+    return {"input_ids": inputs, "labels": targets}
 
 
-class PadCollator:
-    """Pads a batch to its own longest row: ``input_ids`` with the pad id (attention 0) and
-    ``labels`` with -100, so padding never counts in the loss. Rows already padded to a fixed
-    length (the reference recipe) pass through with their labels as they are."""
+def default_cache_dir() -> Path:
+    """Where encoded datasets are kept: the 🤗 datasets cache (``HF_DATASETS_CACHE``)."""
+    import datasets
 
-    def __init__(self, pad_token_id: int, padding_side: str = "right") -> None:
-        self.pad_token_id = pad_token_id
-        self.padding_side = padding_side
+    return Path(datasets.config.HF_DATASETS_CACHE) / "sns_comment"
 
-    def _pad(self, seq: list[int], length: int, value: int) -> list[int]:
-        fill = [value] * (length - len(seq))
-        return seq + fill if self.padding_side == "right" else fill + seq
 
-    def __call__(self, rows: Sequence[dict]) -> dict[str, torch.Tensor]:
-        longest = max(len(r["input_ids"]) for r in rows)
-        batch = {
-            "input_ids": [self._pad(r["input_ids"], longest, self.pad_token_id) for r in rows],
-            "attention_mask": [self._pad([1] * len(r["input_ids"]), longest, 0) for r in rows],
-        }
-        if "labels" in rows[0]:
-            # GPT-2 rows have labels as long as their input ids, so they stay aligned.
-            label_len = max(len(r["labels"]) for r in rows)
-            batch["labels"] = [self._pad(r["labels"], label_len, IGNORE_INDEX) for r in rows]
-        return {k: torch.tensor(v) for k, v in batch.items()}
+def encode_pairs(
+    pairs: Sequence[tuple[str, str]],
+    tokenizer,
+    *,
+    family: str,
+    data_format: int | None = None,
+    pad_to_max_length: bool = False,
+    label_orders: int = 1,
+    min_object_rows: int = 0,
+    seed: int = 0,
+    cache_dir: str | Path | None = None,
+):
+    """(labels, comment) pairs → a tokenised ``datasets.Dataset`` with ``input_ids`` and ``labels``
+    (-100 where a position must not count), built with one batched ``map`` and cached on disk.
+
+    The cache key is a hash of the pairs, the tokenizer and the encoding settings, so a second call
+    with the same inputs loads the Arrow files instead of tokenising again, and any change to the
+    data or the vocabulary builds a new entry. ``label_orders`` > 1 adds copies of each row with
+    several objects, the objects in other (seeded) orders, so the model learns to name every
+    label wherever it stands (see ``with_label_orders``); ``min_object_rows`` repeats rows with rare
+    objects (see ``with_rare_objects_repeated``).
+    """
+    import datasets
+
+    if family not in ("t5", "gpt2"):
+        raise ValueError(f"unknown model family {family!r}; expected 't5' or 'gpt2'")
+    if family == "gpt2":
+        prompt_for("", data_format)  # rejects an unknown format before any work
+    rows = with_label_orders(with_rare_objects_repeated(pairs, min_object_rows), label_orders, seed)
+    settings = {
+        "family": family,
+        "format": data_format,
+        "pad128": pad_to_max_length,
+        "version": ENCODING_VERSION,
+    }
+    key = hashlib.sha256(
+        json.dumps([rows, settings, tokenizer_fingerprint(tokenizer)], ensure_ascii=False).encode()
+    ).hexdigest()[:24]
+    where = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    cached = where / key
+    if (cached / "dataset_info.json").exists():
+        return datasets.load_from_disk(str(cached))
+    raw = datasets.Dataset.from_dict(
+        {"labels_text": [labels for labels, _ in rows], "comment": [comment for _, comment in rows]}
+    )
+    if family == "t5":
+        encode, kwargs = _t5_columns, {"max_length": 64, "pad_to_max_length": pad_to_max_length}
+    else:
+        encode, kwargs = _gpt2_columns, {"data_format": data_format, "max_length": 96}
+    encoded = raw.map(
+        encode,
+        batched=True,
+        fn_kwargs={"tokenizer": tokenizer, **kwargs},
+        remove_columns=raw.column_names,
+        desc="tokenising",
+    )
+    # Written under a temporary name and renamed, so a killed run never leaves half an entry.
+    partial = where / f"{key}.partial"
+    encoded.save_to_disk(str(partial))
+    partial.replace(cached)
+    return datasets.load_from_disk(str(cached))
+
+
+def with_label_orders(pairs: Sequence[tuple[str, str]], orders: int, seed: int) -> list[tuple[str, str]]:
+    """Each pair, plus up to ``orders - 1`` copies whose objects come in other seeded orders
+    (emotions stay first, as the label-string format says). Rows with one object are kept once."""
+    if orders < 1:
+        raise ValueError(f"label_orders must be at least 1, got {orders}")
+    out = list(pairs)
+    rng = random.Random(seed)
+    for labels, comment in pairs if orders > 1 else []:
+        emotions, objects = split_labels(parse_labels(labels, strict=False))
+        seen = {tuple(objects)}
+        for _ in range(4 * orders):
+            if len(seen) >= orders:
+                break
+            order = tuple(rng.sample(objects, len(objects)))
+            if order not in seen:
+                seen.add(order)
+                out.append((format_labels([*emotions, *order], strict=False), comment))
+    return out
+
+
+def with_rare_objects_repeated(pairs: Sequence[tuple[str, str]], min_rows: int) -> list[tuple[str, str]]:
+    """The pairs, plus repeats of rows with rare objects: a row whose rarest object is in ``c`` rows
+    is repeated until that object is in about ``min_rows`` rows (a small model otherwise swaps an
+    object it saw three times for a common one: 돌고래 → 포크)."""
+    counts = Counter(o for labels, _ in pairs for o in split_labels(parse_labels(labels, strict=False))[1])
+    out = list(pairs)
+    for pair in pairs:
+        objects = split_labels(parse_labels(pair[0], strict=False))[1]
+        rarest = min((counts[o] for o in objects), default=min_rows)
+        out += [pair] * (math.ceil(min_rows / rarest) - 1 if rarest < min_rows else 0)
+    return out
+
+
+def make_collator(tokenizer) -> DataCollatorForSeq2Seq:
+    """Pads each batch to its own longest row: input ids with the pad id (attention 0), labels
+    with -100, so padding never counts in the loss. Rows already padded to a fixed length (the
+    reference recipe) keep their labels as they are. GPT-2 rows have labels as long as their
+    inputs, so the same collator keeps them aligned."""
+    return DataCollatorForSeq2Seq(tokenizer, padding="longest", label_pad_token_id=IGNORE_INDEX)

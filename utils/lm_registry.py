@@ -27,6 +27,11 @@ class Experiment:
     data_format: int | None = None  # GPT-2 only: 1 "labels, comment", 2 "입력 : … \n 출력 : …"
     kogpt2: bool = False  # KoGPT2's tokenizer needs its special tokens set explicitly
     large: bool = False  # Colab T5-large: bf16/fp32, gradient checkpointing, Adafactor, accumulation
+    # Training rows that teach naming every label (utils.lm_data): each multi-object row also in up
+    # to ``label_orders`` object orders, and rows with rare objects repeated until each object is
+    # in at least ``min_object_rows`` rows. 1 and 0: the data as it is.
+    label_orders: int = 1
+    min_object_rows: int = 0
     note: str = ""
 
 
@@ -44,6 +49,14 @@ EXPERIMENTS: dict[str, Experiment] = {
             dict(TRANSFER_1),
             large=True,
             note="T5-large on a free Colab T4 (ref. 0.1745 on an A100)",
+        ),
+        Experiment(
+            "transfer_2_coverage",
+            "t5",
+            "paust/pko-t5-base",
+            label_orders=3,
+            min_object_rows=30,
+            note="transfer_0 + shuffled label orders, rare objects repeated",
         ),
         Experiment(
             "gpt2_base_0", "gpt2", "openai-community/gpt2", data_format=2, note="defaults (ref. 0.7163)"
