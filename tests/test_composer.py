@@ -5,15 +5,18 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections import Counter
 
 import pytest
 import tossi
 
 from utils import labels as vocab
-from utils.composer import OfflineComposer, phrase_banks, render_list, with_particle
+from utils.composer import OfflineComposer, phrase_banks, render_list, style_banks, with_particle
 from utils.datagen import DEFAULT_SEED, OfflineBackend, generate_dataset
 from utils.labelsets import COMMON_OBJECTS_EN, label_set_stats, sample_label_sets
 from utils.paths import DATA, ROOT
+from utils.style_check import comment_tone, speech_level
+from utils.styles import DEFAULT_STYLE, Style, all_styles
 from utils.textdata import read_dataset, read_jsonl, validate_comment
 
 PARTICLES = "이가을를은는와과"
@@ -170,3 +173,54 @@ def test_offline_generate_command_writes_valid_rows_resumes_and_refuses_other_in
     assert refused.returncode == 2
     assert f"{out} was written for other inputs: its row 0 has labels" in refused.stderr
     assert read_jsonl(out) == rows
+
+
+# --- styles ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("style", all_styles(), ids=lambda s: s.key)
+def test_every_style_writes_valid_comments_in_its_speech_level_and_tone(style):
+    composer = OfflineComposer(seed=3)
+    label_strings = sample_label_sets(400, seed=11)
+    comments = [composer.compose(labels, key, style) for key, labels in enumerate(label_strings)]
+    for labels, comment in zip(label_strings, comments, strict=True):
+        assert validate_comment(comment, labels, style=style) == [], (labels, comment)
+        assert_particles_agree(vocab.split_labels(vocab.parse_labels(labels))[1], comment)
+    if style.casual:
+        assert not [c for c in comments if any(s.endswith(("요", "니다")) for s in sentences(c))]
+    assert Counter(speech_level(c) for c in comments) == {style.level: 400}
+    tones = Counter(comment_tone(c) for c in comments)
+    assert tones[style.tone] >= (0.9 if style.tone == "다정한" else 1.0) * 400, tones
+    assert len(set(comments)) >= 0.97 * len(comments)
+
+
+def test_casual_banks_hold_the_hand_written_casual_forms():
+    casual = style_banks(Style("반말", "다정한"))
+    assert "{obj:이} 잘 어울려" in casual.objects["Glasses"]
+    assert "초록빛 {obj:이} 참 예뻐" in casual.objects["Tree"]
+    assert "환한 미소가 정말 보기 좋아" in casual.openers["기쁨"]
+    assert "밝은 에너지가 가득한 사진이야" in casual.openers["기쁨"]
+    assert "오늘도 좋은 하루 보내" in casual.closers["기쁨"]
+    assert "그 미소 오래오래 간직해" in casual.closers["기쁨"]
+    assert "{obj:이} 깨알 같은 포인트야" in casual.generic["single"]
+    assert all(len(casual.openers[m]) >= 15 and len(casual.closers[m]) >= 10 for m in casual.openers)
+
+
+def test_a_casual_comment_names_every_object_with_agreeing_particles():
+    composer = OfflineComposer(seed=0, style="반말")
+    for key in range(20):
+        comment = composer.compose("기쁨, 안경, 나무", key)
+        assert "안경" in comment and "나무" in comment, comment
+        assert all(not s.endswith(("요", "니다")) for s in sentences(comment)), comment
+        assert speech_level(comment) == "반말", comment
+        assert_particles_agree(["안경", "나무"], comment)
+    calm = OfflineComposer(seed=0).compose("기쁨, 안경, 나무", 0, "존댓말,차분한")
+    assert speech_level(calm) == "존댓말" and comment_tone(calm) == "차분한", calm
+
+
+def test_the_default_style_is_the_composer_before_styles():
+    composer = OfflineComposer(seed=1)
+    rows = read_dataset(DATA / "text_data" / "comments_train.json")[:40]
+    keys = [f"{i}:0" for i in range(40)]
+    assert composer.compose_many([lab for lab, _ in rows], keys, DEFAULT_STYLE) == [c for _, c in rows]
+    assert composer.compose_many([lab for lab, _ in rows], keys) == [c for _, c in rows]

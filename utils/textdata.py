@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from utils.labels import parse_labels, split_labels
+from utils.styles import Style, split_model_input
 
 Pair = tuple[str, str]  # (label string, comment)
 
@@ -222,11 +223,15 @@ def has_hangul(text: str) -> bool:
     return bool(_HANGUL.search(text))
 
 
-def validate_comment(comment: str, labels: str | Sequence[str]) -> list[str]:
+def validate_comment(
+    comment: str, labels: str | Sequence[str], style: str | Style | None = None
+) -> list[str]:
     """Problems of a generated comment for its labels; an empty list means it is usable.
 
     Checks: empty, cut off, over 120 characters, a question, no Hangul, no emoji, and every
-    object label mentioned (emotions need not be named: they set the tone).
+    object label mentioned (emotions need not be named: they set the tone). With ``style``, also
+    the speech level of every sentence and the tone (``utils.style_check.style_problems``).
+    ``labels`` may carry a model-input style prefix (``반말 · 유쾌한 | 기쁨, 안경``).
     """
     text = (comment or "").strip()
     if not text:
@@ -242,9 +247,15 @@ def validate_comment(comment: str, labels: str | Sequence[str]) -> list[str]:
         problems.append("no Hangul")
     if count_emojis(text) == 0:
         problems.append("no emoji")
-    names = parse_labels(labels, strict=False) if isinstance(labels, str) else list(labels)
+    names = (
+        parse_labels(split_model_input(labels)[0], strict=False) if isinstance(labels, str) else list(labels)
+    )
     _, objects = split_labels(names)
     missing = [o for o in objects if o not in text]
     if missing:
         problems.append("label not mentioned: " + ", ".join(missing))
+    if style is not None:
+        from utils.style_check import style_problems  # kiwipiepy: loaded only when a style is checked
+
+        problems += style_problems(text, style)
     return problems

@@ -1,0 +1,256 @@
+"""Comment styles: names and parsing, the model-input prefix, style mixes, the casual rule table,
+and the style checker on hand-written sentences."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from utils.phrases import load_bank, to_casual
+from utils.style_check import comment_tone, sentence_endings, speech_level, style_problems
+from utils.styles import (
+    DEFAULT_STYLE,
+    Style,
+    all_styles,
+    assign_styles,
+    model_input,
+    parse_style,
+    parse_style_mix,
+    split_model_input,
+    style_list_text,
+)
+from utils.textdata import validate_comment
+
+# --- the Style value ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("반말,유쾌한", Style("반말", "유쾌한")),
+        ("casual,playful", Style("반말", "유쾌한")),
+        ("Casual, Playful", Style("반말", "유쾌한")),
+        ("반말 · 유쾌한", Style("반말", "유쾌한")),
+        ("반말", Style("반말", "다정한")),  # a level alone keeps the default tone
+        ("차분한", Style("존댓말", "차분한")),
+        ("유쾌한,반말", Style("반말", "유쾌한")),
+        (None, DEFAULT_STYLE),
+    ],
+)
+def test_styles_parse_from_korean_or_english_names(text, expected):
+    assert parse_style(text) == expected
+
+
+@pytest.mark.parametrize("text", ["반말,시끄러운", "rude", "", "반말,존댓말", "유쾌한,차분한"])
+def test_an_unknown_style_is_an_error_listing_the_known_ones(text):
+    with pytest.raises(ValueError, match="known speech levels: 존댓말 \\(polite\\), 반말 \\(casual\\)") as e:
+        parse_style(text)
+    assert "응원하는 (cheering)" in str(e.value)
+
+
+def test_eight_styles_with_korean_and_english_names_and_the_default_first():
+    styles = all_styles()
+    assert len(styles) == len(set(styles)) == 8
+    assert styles[0] == DEFAULT_STYLE == Style("존댓말", "다정한")
+    assert Style("반말", "응원하는").ko == "반말 · 응원하는"
+    assert Style("반말", "응원하는").en == "casual, cheering"
+    assert Style("반말", "응원하는").key == "반말,응원하는"
+    listing = style_list_text().splitlines()
+    assert len(listing) == 8 and "(기본 default)" in listing[0] and "차분한 — polite, calm" in listing[2]
+
+
+def test_the_model_input_prefixes_every_style_but_the_default():
+    assert model_input("기쁨, 안경", "반말,유쾌한") == "반말 · 유쾌한 | 기쁨, 안경"
+    assert model_input("기쁨, 안경") == "기쁨, 안경"
+    assert model_input("기쁨, 안경", DEFAULT_STYLE) == "기쁨, 안경"
+    # an input that carries a prefix keeps it, unless another style is asked for
+    assert model_input("반말 · 차분한 | 나무") == "반말 · 차분한 | 나무"
+    assert model_input("반말 · 차분한 | 나무", "존댓말") == "나무"
+    assert split_model_input("반말 · 유쾌한 | 기쁨, 안경") == ("기쁨, 안경", Style("반말", "유쾌한"))
+    assert split_model_input("존댓말 · 다정한 | 기쁨") == ("기쁨", DEFAULT_STYLE)
+    assert split_model_input("기쁨, 안경") == ("기쁨, 안경", DEFAULT_STYLE)
+
+
+def test_a_style_mix_gives_exact_proportions_in_a_seeded_order():
+    mix = parse_style_mix("존댓말,다정한=2; 반말,유쾌한=1; casual,calm=1")
+    assert mix == {DEFAULT_STYLE: 0.5, Style("반말", "유쾌한"): 0.25, Style("반말", "차분한"): 0.25}
+    styles = assign_styles(1000, mix, seed=3)
+    assert Counter(styles) == {DEFAULT_STYLE: 500, Style("반말", "유쾌한"): 250, Style("반말", "차분한"): 250}
+    assert styles == assign_styles(1000, mix, seed=3) and styles != assign_styles(1000, mix, seed=4)
+    assert Counter(assign_styles(7, parse_style_mix("all"), seed=0)).total() == 7
+    assert set(parse_style_mix("all")) == set(all_styles())
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("반말=x", "weight 'x' is not a number"), ("반말=0", "no positive weight"), ("반말=-1", "negative")],
+)
+def test_a_bad_style_mix_says_what_is_wrong(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_style_mix(text)
+
+
+# --- polite → casual rule table ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("polite", "casual"),
+    [
+        ("{obj:이} 정말 좋아요", "{obj:이} 정말 좋아"),
+        ("초록빛 {obj:이} 참 예뻐요", "초록빛 {obj:이} 참 예뻐"),
+        ("{obj:이} 은근히 존재감 있어요", "{obj:이} 은근히 존재감 있어"),
+        ("오늘도 좋은 하루 보내세요", "오늘도 좋은 하루 보내"),
+        ("그 미소 오래오래 간직하세요", "그 미소 오래오래 간직해"),
+        ("맛있는 거 드세요", "맛있는 거 먹어"),
+        ("가볍게 산책하며 기분 전환하세요", "가볍게 산책하며 기분 전환해"),
+        ("밝은 에너지가 가득한 사진이에요", "밝은 에너지가 가득한 사진이야"),  # after a final consonant
+        ("{obj:이} 깨알 같은 포인트예요", "{obj:이} 깨알 같은 포인트야"),  # after a vowel
+        ("내일은 더 좋은 날이 될 거예요", "내일은 더 좋은 날이 될 거야"),
+        ("행복이 뚝뚝 묻어나는 사진이네요", "행복이 뚝뚝 묻어나는 사진이네"),
+        ("사진에서 행복이 느껴집니다", "사진에서 행복이 느껴진다"),
+        ("좋은 기운을 잔뜩 받고 갑니다", "좋은 기운을 잔뜩 받고 간다"),
+        ("웃는 얼굴에 저까지 기분이 좋아져요", "웃는 얼굴에 나까지 기분이 좋아져"),
+        ("다음 사진도 기대하고 있을게요", "다음 사진도 기대하고 있을게"),
+        ("좋은 기운 나눠주셔서 감사해요", None),  # honorific 시: no safe casual form
+        ("따뜻한 응원 보내드려요", None),  # humble 드리다
+        ("웃음 가득한 하루 되세요", "웃음 가득한 하루 보내"),
+        ("감각이 정말 남다르세요", None),
+        ("멋진 하루", "멋진 하루"),  # no ending: the same in both levels
+    ],
+)
+def test_the_casual_rule_table_writes_real_casual_forms(polite, casual):
+    assert to_casual(polite) == casual
+
+
+def test_every_casual_bank_phrase_reads_as_casual_to_the_checker():
+    banks = [load_bank(name) for name in ("openers", "closers", "objects", "generic")]
+    phrases = [p for bank in banks for ps in bank.values() for p in ps]
+    casual = [c for p in phrases if (c := to_casual(p))]
+    assert len(casual) >= 0.95 * len(phrases)
+    filled = [
+        c.replace("{obj", "{").replace("{a", "{").replace("{b", "{").replace("{list", "{") for c in casual
+    ]
+    texts = [t.replace("{:이}", "나무가").replace("{:을}", "나무를").replace("{}", "나무") for t in filled]
+    wrong = [t for t in texts if speech_level(t) not in ("반말", None)]
+    assert wrong == []
+
+
+def test_tone_banks_are_full_and_written_in_their_speech_level():
+    styled = load_bank("styles")
+    for tone in ("유쾌한", "차분한", "응원하는"):
+        for level in ("존댓말", "반말"):
+            bank = styled[tone][level]
+            assert len(bank["openers"]) >= 15 and len(bank["closers"]) >= 10, (tone, level)
+            for phrase in bank["openers"] + bank["closers"]:
+                assert speech_level(phrase + ".") == level, phrase
+                assert comment_tone(phrase) == tone, phrase
+
+
+# --- the style checker ---------------------------------------------------------------------
+
+# Hand-labelled sentences: (text, speech level a Korean reader gives it; None = no telling ending).
+HAND_LABELLED = [
+    ("좋네요", "존댓말"),
+    ("좋네", "반말"),
+    ("멋지다", "반말"),
+    ("멋져요", "존댓말"),
+    ("보내세요", "존댓말"),
+    ("보내", "반말"),
+    ("입니다", "존댓말"),
+    ("사진이야", "반말"),
+    ("너무 귀엽잖아요", "존댓말"),
+    ("너무 귀엽잖아", "반말"),
+    ("안경이 잘 어울려요! 😊", "존댓말"),
+    ("안경이 잘 어울려! 😊", "반말"),
+    ("나무가 싱그럽다 🌳", "반말"),
+    ("오늘도 화이팅이에요!!", "존댓말"),
+    ("오늘도 화이팅이야!!", "반말"),
+    ("좋은 하루 보내세요~", "존댓말"),
+    ("좋은 하루 보내~", "반말"),
+    ("감사합니다", "존댓말"),
+    ("고마워!", "반말"),
+    ("정말 예쁘네요.", "존댓말"),
+    ("정말 예쁘구나.", "반말"),
+    ("행복한 순간이 담겼어요 ✨", "존댓말"),
+    ("행복한 순간이 담겼어 ✨", "반말"),
+    ("늘 응원할게요", "존댓말"),
+    ("오늘은 푹 쉬어요", "존댓말"),
+    ("오늘은 푹 쉬어", "반말"),
+    ("맛있는 거 먹어", "반말"),
+    ("맛있는 거 드세요", "존댓말"),
+    ("분위기가 좋은데요", "존댓말"),
+    ("분위기가 좋은데", "반말"),
+    ("색감이 예술이거든요", "존댓말"),
+    ("색감이 예술이거든", "반말"),
+    ("최고예요", "존댓말"),
+    ("최고야", "반말"),
+    ("잘 먹겠습니다", "존댓말"),
+    ("진짜 멋있다!", "반말"),
+    ("좋은 일이 있었나 봐요", "존댓말"),
+    ("좋은 일이 있었나 봐", "반말"),
+    ("힘내세요 💪", "존댓말"),
+    ("힘내 💪", "반말"),
+    ("최고! 👍", None),
+    ("정말 좋아요. 근데 예쁘다!", "섞임"),
+    ("잘 어울려요 🌳 나무도 예쁘다", "섞임"),
+    ("좋아 😊 예뻐요", "섞임"),
+]
+
+
+@pytest.mark.parametrize(("text", "level"), HAND_LABELLED)
+def test_the_speech_level_comes_from_the_sentence_final_endings(text, level):
+    assert speech_level(text) == level
+
+
+def test_the_checker_agrees_with_the_hand_labels_on_forty_sentences_or_more():
+    agree = sum(speech_level(text) == level for text, level in HAND_LABELLED)
+    assert len(HAND_LABELLED) >= 40 and agree == len(HAND_LABELLED)
+
+
+def test_each_sentence_ending_is_reported_with_its_sentence():
+    endings = sentence_endings("나무가 예뻐요! 안경도 멋지다 😎")
+    assert [(e.sentence, e.level) for e in endings] == [
+        ("나무가 예뻐요", "존댓말"),
+        ("안경도 멋지다", "반말"),
+    ]
+
+
+def test_a_stray_polite_or_casual_ending_is_caught_and_named():
+    casual = Style("반말", "다정한")
+    assert style_problems("안경이 잘 어울려! 나무도 예뻐요. 🌳", casual) == [
+        "speech level: expected 반말 (casual), found 존댓말 in '나무도 예뻐요'"
+    ]
+    assert style_problems("안경이 잘 어울려요! 나무가 싱그럽다. 🌳", DEFAULT_STYLE) == [
+        "speech level: expected 존댓말 (polite), found 반말 in '나무가 싱그럽다'"
+    ]
+    assert style_problems("안경이 잘 어울려! 나무도 예뻐. 🌳", casual) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "tone"),
+    [
+        ("이건 진짜 레전드 컷이에요! 😆", "유쾌한"),
+        ("완전 대박 ㅋㅋ 🤣", "유쾌한"),
+        ("잔잔한 분위기가 좋아요 🌙", "차분한"),
+        ("오늘도 화이팅! 💪", "응원하는"),
+        ("환한 미소가 정말 보기 좋아요", "다정한"),  # a warm bank phrase
+        ("안경이 잘 어울려요.", None),  # nothing that tells a tone
+    ],
+)
+def test_the_tone_comes_from_bank_phrases_or_the_lexicon(text, tone):
+    assert comment_tone(text) == tone
+
+
+def test_validate_comment_checks_the_style_only_when_asked():
+    comment = "안경이 잘 어울려! 나무도 예뻐. 🌳"
+    assert validate_comment(comment, "기쁨, 안경, 나무") == []
+    assert validate_comment(comment, "기쁨, 안경, 나무", style="반말") == []
+    assert validate_comment(comment, "기쁨, 안경, 나무", style="존댓말")[0].startswith(
+        "speech level: expected 존댓말"
+    )
+    # a model input with a style prefix is read as its labels
+    assert validate_comment(comment, "반말 · 다정한 | 기쁨, 안경, 나무") == []
+    assert "tone: expected 차분한 (calm), reads as 유쾌한 (playful)" in validate_comment(
+        "완전 대박 ㅋㅋ 안경 최고야! 😆", "안경", style="반말,차분한"
+    )
