@@ -163,19 +163,27 @@ class CommentPipeline:
     def model_names(self) -> dict[str, object]:
         return {"detectors": [d.name for d in self.detectors], "comment": self.comment_model}
 
-    def write_comments(self, label_strings: Sequence[str]) -> tuple[list[str], list[str]]:
+    def write_comments(
+        self, label_strings: Sequence[str], *, seed: int | None = None
+    ) -> tuple[list[str], list[str]]:
         """Comments for label strings, generated in batches, and the name of what wrote each.
 
         A small text model sometimes leaves out an object or asks a question: such comments
         (those failing ``validate_comment``) are sampled again a few times with other seeds,
         and if none passes, the offline composer writes that one; the name says so.
+        ``seed`` other than the pipeline's asks for another comment for the same labels (the
+        text model samples instead of decoding greedily; the composer picks other phrases).
         """
         labels = list(label_strings)
         if not labels:
             return [], []
+        resample = seed is not None and seed != self.seed
+        seed = self.seed if seed is None else seed
         if hasattr(self.generator, "compose_many"):
-            return self.generator.compose_many(labels), [self.comment_model] * len(labels)
-        comments = self.generator.generate(labels, seed=self.seed, batch_size=self.batch_size)
+            keys = [f"{seed}|{i}" for i in range(len(labels))] if resample else None
+            return self.generator.compose_many(labels, keys), [self.comment_model] * len(labels)
+        sampling = {"do_sample": True} if resample else {}
+        comments = self.generator.generate(labels, seed=seed, batch_size=self.batch_size, **sampling)
         writers = [self.comment_model] * len(labels)
         failing = [
             i for i, (c, lab) in enumerate(zip(comments, labels, strict=True)) if validate_comment(c, lab)
@@ -185,7 +193,7 @@ class CommentPipeline:
                 break
             retry = self.generator.generate(
                 [labels[i] for i in failing],
-                seed=self.seed + attempt,
+                seed=seed + attempt,
                 batch_size=self.batch_size,
                 do_sample=True,
             )
@@ -196,7 +204,7 @@ class CommentPipeline:
         if failing:
             from utils.composer import OfflineComposer
 
-            composer = OfflineComposer(seed=self.seed)
+            composer = OfflineComposer(seed=seed)
             for i in failing:
                 problems = ", ".join(validate_comment(comments[i], labels[i]))
                 comments[i] = composer.compose(labels[i])
@@ -210,9 +218,12 @@ class CommentPipeline:
 
         return OfflineComposer(seed=self.seed).compose("")
 
-    def comment_on_labels(self, label_strings: Sequence[str]) -> list[PhotoResult]:
+    def comment_on_labels(
+        self, label_strings: Sequence[str], *, seed: int | None = None
+    ) -> list[PhotoResult]:
         """Skip vision: label strings → comments. Unknown labels are kept as written (the text
-        model sees them as words); an empty label string is an error for that item."""
+        model sees them as words); an empty label string is an error for that item. ``seed``: as
+        in :meth:`write_comments`."""
         results = [PhotoResult(source="--labels") for _ in label_strings]
         todo = []
         for result, text in zip(results, label_strings, strict=True):
@@ -224,7 +235,7 @@ class CommentPipeline:
             result.models = self.model_names | {"detectors": []}
             todo.append(result)
         start = time.perf_counter()
-        comments, writers = self.write_comments([r.labels for r in todo])
+        comments, writers = self.write_comments([r.labels for r in todo], seed=seed)
         per_item = (time.perf_counter() - start) / max(len(todo), 1)
         for result, comment, writer in zip(todo, comments, writers, strict=True):
             result.comment = comment
@@ -392,7 +403,12 @@ def run_comment(args: argparse.Namespace) -> int:
     results: list[PhotoResult] = []
     if args.labels:
         unknown = sorted(
-            {x for text in args.labels for x in label_vocab.parse_labels(text, strict=False) if not _known(x)}
+            {
+                x
+                for text in args.labels
+                for x in label_vocab.parse_labels(text, strict=False)
+                if not is_known_label(x)
+            }
         )
         if unknown:
             print(f"warning: unknown label(s) kept as written: {', '.join(unknown)}", file=sys.stderr)
@@ -407,7 +423,8 @@ def run_comment(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _known(label: str) -> bool:
+def is_known_label(label: str) -> bool:
+    """Whether ``label`` is an emotion or one of the 601 OIV7 classes (Korean or English name)."""
     try:
         label_vocab.ko_name(label)
     except label_vocab.UnknownLabelError:
