@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import json
 import re
 import subprocess
 import sys
@@ -12,8 +14,9 @@ import tossi
 
 from utils import labels as vocab
 from utils.composer import OfflineComposer, phrase_banks, render_list, style_banks, with_particle
-from utils.datagen import DEFAULT_SEED, OfflineBackend, generate_dataset
+from utils.datagen import DEFAULT_SEED, OfflineBackend, build_messages, generate_dataset
 from utils.labelsets import COMMON_OBJECTS_EN, label_set_stats, sample_label_sets
+from utils.llm_prompt import EXAMPLE_LABELS, EXAMPLES
 from utils.paths import DATA, ROOT
 from utils.style_check import comment_tone, speech_level
 from utils.styles import DEFAULT_STYLE, Style, all_styles
@@ -224,3 +227,78 @@ def test_the_default_style_is_the_composer_before_styles():
     keys = [f"{i}:0" for i in range(40)]
     assert composer.compose_many([lab for lab, _ in rows], keys, DEFAULT_STYLE) == [c for _, c in rows]
     assert composer.compose_many([lab for lab, _ in rows], keys) == [c for _, c in rows]
+
+
+def test_the_prompt_spells_out_the_style_and_shows_an_example_in_it():
+    default = build_messages("기쁨, 안경")
+    assert default == build_messages("기쁨, 안경", DEFAULT_STYLE)
+    assert (
+        default[0]["content"].endswith("항상 존댓말로 씁니다.")
+        and "- 존댓말을 씁니다." in default[1]["content"]
+    )
+    casual = build_messages("기쁨, 안경", "반말,유쾌한")
+    assert "말투는 반말(casual), 어조는 유쾌한(playful)" in casual[0]["content"]
+    assert "'~요'나 '~니다'로 끝나는 문장은 쓰지 않습니다" in casual[1]["content"]
+    assert f"sns 댓글 : {EXAMPLES[Style('반말', '유쾌한')]}" in casual[1]["content"]
+    assert casual[1]["content"].endswith("sns 사진 요소 : 기쁨, 안경\nsns 댓글 : ")
+    for style, example in EXAMPLES.items():
+        assert validate_comment(example, EXAMPLE_LABELS, style=style) == [], (style, example)
+
+
+def test_generated_rows_carry_their_style_and_a_resumed_run_refuses_another(tmp_path):
+    out = tmp_path / "casual.jsonl"
+    labels = sample_label_sets(12, seed=4)
+    summary = generate_dataset(labels, out, OfflineBackend(seed=1), styles="반말,유쾌한", progress=False)
+    assert summary.written == 12
+    rows = read_jsonl(out)
+    assert {r["style"] for r in rows} == {"반말,유쾌한"}
+    assert all(validate_comment(r["comment"], r["labels"], style="반말,유쾌한") == [] for r in rows)
+    with pytest.raises(ValueError, match="was written in another style: its row 0 is 반말,유쾌한"):
+        generate_dataset(labels, out, OfflineBackend(seed=1), styles="반말,차분한", progress=False)
+    assert read_jsonl(out) == rows
+
+
+def test_generate_with_a_style_mix_exports_styles_beside_the_default_rows(tmp_path):
+    out, exported = tmp_path / "mix.jsonl", tmp_path / "mix.json"
+    command = [sys.executable, "-m", "utils", "generate", "--backend", "offline", "--sample", "40"]
+    command += ["--style-mix", "존댓말,다정한=1; 반말,유쾌한=1", "--out", str(out), "--export", str(exported)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    rows = read_jsonl(out)
+    assert Counter(r["style"] for r in rows) == {"존댓말,다정한": 20, "반말,유쾌한": 20}
+    raw = json.loads(exported.read_text(encoding="utf-8"))
+    by_id = {r["id"]: r for r in rows}
+    for key, value in raw.items():
+        row = by_id[key]
+        expected = [row["labels"], row["comment"]] + (
+            [] if row["style"] == "존댓말,다정한" else [row["style"]]
+        )
+        assert value == expected
+    casual = [(source, comment) for source, comment in read_dataset(exported) if source.startswith("반말")]
+    assert len(casual) == 20 and all(s.startswith("반말 · 유쾌한 | ") for s, _ in casual)
+    bad = subprocess.run(
+        [*command[:8], "--style", "반말,무뚝뚝한", "--out", str(tmp_path / "x.jsonl")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2
+    assert "unknown style '반말,무뚝뚝한'" in bad.stderr and "known tones: 다정한 (warm)" in bad.stderr
+
+
+def test_the_generation_modules_import_without_a_circle():
+    def imports(module: str) -> set[str]:
+        tree = ast.parse((ROOT / "utils" / f"{module}.py").read_text(encoding="utf-8"))
+        found = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        found |= {
+            f"utils.{a.name}"
+            for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and n.module == "utils"
+            for a in n.names
+        }
+        return {name.removeprefix("utils.") for name in found if name.startswith("utils")}
+
+    assert not imports("llm_types") & {"datagen", "llm_backends", "llm_batch"}
+    assert not imports("llm_batch") & {"datagen", "llm_backends"}
+    assert not imports("llm_backends") & {"datagen"}

@@ -16,85 +16,45 @@ import random
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from utils.composer import OfflineComposer
-from utils.labels import format_labels, parse_labels
 from utils.labelsets import sample_label_sets
+from utils.llm_prompt import EXAMPLE_COMMENT, EXAMPLE_LABELS, SYSTEM_MESSAGE, build_messages
+from utils.llm_types import (
+    Backend,
+    Completion,
+    Request,
+    RetryableError,
+    RunSummary,
+    as_inputs,
+    finished_ids,
+    output_row,
+    rejected_path,
+    styles_by_id,
+)
+from utils.styles import Style, assign_styles, model_input, parse_style, parse_style_mix
 from utils.textdata import append_jsonl, read_jsonl, validate_comment, write_reference_json
 
+# Re-exported: callers import the prompt and the run types from here, as before they moved.
+__all__ = [
+    "EXAMPLE_COMMENT",
+    "EXAMPLE_LABELS",
+    "SYSTEM_MESSAGE",
+    "Backend",
+    "Completion",
+    "Request",
+    "RetryableError",
+    "RunSummary",
+    "as_inputs",
+    "build_messages",
+    "finished_ids",
+    "rejected_path",
+]
+
 DEFAULT_SEED = 20241125
-SYSTEM_MESSAGE = "당신은 SNS 사진에 자연스럽고 따뜻한 댓글을 다는 사람입니다. 항상 존댓말로 씁니다."
-EXAMPLE_LABELS = "기쁨, 모자, 바다"
-EXAMPLE_COMMENT = "환하게 웃는 얼굴이 정말 보기 좋아요! 😊 모자도 잘 어울리고 바다가 시원해 보여요."
-
-
-def build_messages(labels: str) -> list[dict[str, str]]:
-    """Chat messages asking for one comment on a photo described by ``labels``.
-
-    The rules the reference only hinted at are explicit here, and each is checked afterwards.
-    """
-    rules = "\n".join(
-        [
-            "- 사진에 대한 댓글 한 문장이나 두 문장만 씁니다.",
-            "- 질문하지 않습니다 (물음표도, '~나요?' 같은 물음 어미도 쓰지 않습니다).",
-            "- 존댓말을 씁니다.",
-            "- 감정 단어(기쁨, 슬픔, 분노, 공포)는 사진 속 표정이니 분위기로 반영하고, 나머지 사물은 모두 그대로 언급합니다.",
-            "- 어울리는 이모지를 한두 개 넣습니다.",
-            "- 80자를 넘기지 않습니다.",
-        ]
-    )
-    user = (
-        "SNS 사진의 요소를 보고 댓글을 써 주세요.\n"
-        f"규칙:\n{rules}\n\n"
-        f"예시\nsns 사진 요소 : {EXAMPLE_LABELS}\nsns 댓글 : {EXAMPLE_COMMENT}\n\n"
-        f"sns 사진 요소 : {labels}\nsns 댓글 : "
-    )
-    return [{"role": "system", "content": SYSTEM_MESSAGE}, {"role": "user", "content": user}]
-
-
-@dataclass
-class Request:
-    id: str
-    labels: str
-    attempt: int = 0  # regeneration number, so a backend can vary its answer
-
-    @property
-    def messages(self) -> list[dict[str, str]]:
-        return build_messages(self.labels)
-
-
-@dataclass
-class Completion:
-    text: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-
-class RetryableError(Exception):
-    """Rate limit, server error or time-out: worth trying again, after ``retry_after`` if given."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class Backend:
-    """One way of turning a request into a comment. Subclasses implement ``complete``."""
-
-    name = "backend"
-    # USD per million (input, output) tokens, for the running cost estimate.
-    price_per_million: tuple[float, float] = (0.0, 0.0)
-
-    async def complete(self, request: Request) -> Completion:
-        raise NotImplementedError
-
-    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        price_in, price_out = self.price_per_million
-        return (prompt_tokens * price_in + completion_tokens * price_out) / 1e6
 
 
 class OfflineBackend(Backend):
@@ -106,7 +66,8 @@ class OfflineBackend(Backend):
         self.composer = OfflineComposer(seed=seed)
 
     async def complete(self, request: Request) -> Completion:
-        return Completion(self.composer.compose(request.labels, key=f"{request.id}:{request.attempt}"))
+        key = f"{request.id}:{request.attempt}"
+        return Completion(self.composer.compose(request.labels, key=key, style=request.style))
 
 
 class RateLimiter:
@@ -125,49 +86,6 @@ class RateLimiter:
             start = max(now, self._next)
             self._next = start + self.interval
         await asyncio.sleep(start - now)
-
-
-@dataclass
-class RunSummary:
-    requested: int = 0
-    skipped: int = 0  # finished in an earlier run
-    written: int = 0
-    rejected: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-    interrupted: bool = False
-    seconds: float = 0.0
-    errors: list[str] = field(default_factory=list)
-
-
-def rejected_path(out: Path) -> Path:
-    return out.with_name(out.name.removesuffix(".jsonl") + ".rejected.jsonl")
-
-
-def finished_ids(out: Path, inputs: Sequence[tuple[str, str]] | None = None) -> set[str]:
-    """Inputs already answered (written or rejected) by earlier runs.
-
-    With ``inputs`` (the (id, labels) pairs of this run), a row answered for other labels is an
-    error: ids are input positions, so a changed input list would otherwise be skipped silently.
-    """
-    expected = dict(inputs or [])
-    done = set()
-    for path in (out, rejected_path(out)):
-        for row in read_jsonl(path):
-            if "id" not in row:
-                continue
-            input_id = str(row["id"])
-            if input_id in expected and row.get("labels") != expected[input_id]:
-                raise ValueError(
-                    f"{path} was written for other inputs: its row {input_id} has labels "
-                    f"{row.get('labels')!r}, but input {input_id} is {expected[input_id]!r}; "
-                    "write to another --out file or delete this one"
-                )
-            done.add(input_id)
-    return done
 
 
 async def call_with_retries(
@@ -203,6 +121,7 @@ async def _generate(
     out: Path,
     backend: Backend,
     summary: RunSummary,
+    styles: dict[str, Style],
     *,
     concurrency: int,
     rpm: float | None,
@@ -230,11 +149,12 @@ async def _generate(
     async def answer(input_id: str, labels: str) -> tuple[dict | None, list[dict]]:
         """The first valid comment for one input (as its output row), and every invalid try."""
         tried: list[dict] = []
+        style = styles[input_id]
         for attempt in range(max_regenerations + 1):
             try:
                 completion = await call_with_retries(
                     backend,
-                    Request(input_id, labels, attempt),
+                    Request(input_id, labels, attempt, style),
                     limiter,
                     summary,
                     max_retries=max_retries,
@@ -248,10 +168,9 @@ async def _generate(
             summary.completion_tokens += completion.completion_tokens
             summary.cost_usd += backend.cost(completion.prompt_tokens, completion.completion_tokens)
             comment = completion.text.strip()
-            problems = validate_comment(comment, labels)
+            problems = validate_comment(comment, labels, style=style)
             if not problems:
-                row = {"id": input_id, "labels": labels, "comment": comment, "backend": backend.name}
-                return row | {"attempts": attempt + 1}, tried
+                return output_row(input_id, labels, comment, backend.name, style, attempt + 1), tried
             tried.append({"comment": comment, "problems": problems})
         return None, tried
 
@@ -263,7 +182,8 @@ async def _generate(
                 append_jsonl(out, row)
                 summary.written += 1
             else:
-                reject = {"id": input_id, "labels": labels, "backend": backend.name, "tried": tried}
+                reject = {"id": input_id, "labels": labels, "backend": backend.name}
+                reject |= {"style": styles[input_id].key, "tried": tried}
                 append_jsonl(rejected_path(out), reject)
                 summary.rejected += 1
             bar.update(1)
@@ -273,14 +193,6 @@ async def _generate(
         await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
     finally:
         bar.close()
-
-
-def as_inputs(label_strings: Sequence[str]) -> list[tuple[str, str]]:
-    """(id, labels) pairs: the id is the input's position, so a re-run maps rows to inputs."""
-    return [
-        (str(i), format_labels(parse_labels(labels, strict=False), strict=False))
-        for i, labels in enumerate(label_strings)
-    ]
 
 
 def run_coroutine(coroutine) -> None:
@@ -299,6 +211,7 @@ def generate_dataset(
     out: str | Path,
     backend: Backend | None = None,
     *,
+    styles: Style | str | Sequence[Style | str] | None = None,
     concurrency: int = 8,
     rpm: float | None = None,
     max_regenerations: int = 3,
@@ -310,14 +223,16 @@ def generate_dataset(
     """Generate one comment per label string into ``out`` (JSON Lines), resuming a previous run.
 
     Rows are appended as they finish (order follows completion; each carries its input ``id``);
-    outputs that fail ``validate_comment`` are regenerated up to ``max_regenerations`` times and
-    then recorded with their problems in ``<out>.rejected.jsonl``. Ctrl-C stops cleanly: what
-    was written stays, and the next run continues from there.
+    outputs that fail ``validate_comment`` (with their style) are regenerated up to
+    ``max_regenerations`` times and then recorded with their problems in ``<out>.rejected.jsonl``.
+    Ctrl-C stops cleanly: what was written stays, and the next run continues from there.
+    ``styles``: one style for every row, or one per label string (a style mix); default 존댓말 · 다정한.
     """
     out = Path(out)
     backend = backend or OfflineBackend()
     inputs = as_inputs(label_strings)
-    done = finished_ids(out, inputs)
+    style_of = styles_by_id(inputs, styles)
+    done = finished_ids(out, inputs, style_of)
     todo = [item for item in inputs if item[0] not in done]
     summary = RunSummary(requested=len(inputs), skipped=len(inputs) - len(todo))
     start = time.perf_counter()
@@ -328,6 +243,7 @@ def generate_dataset(
                 out,
                 backend,
                 summary,
+                style_of,
                 concurrency=concurrency,
                 rpm=rpm,
                 max_regenerations=max_regenerations,
@@ -344,11 +260,14 @@ def generate_dataset(
 
 
 def export_reference_json(jsonl_path: str | Path, json_path: str | Path) -> Path:
-    """The generated rows, in input order, in the reference format ``{"0": [labels, comment]}``."""
+    """The generated rows, in input order, in the reference format ``{"0": [labels, comment]}``;
+    a row in another style than the default is ``[labels, comment, style]`` (data/README.md)."""
     rows = sorted(
         read_jsonl(jsonl_path), key=lambda r: int(r["id"]) if str(r["id"]).isdigit() else str(r["id"])
     )
-    return write_reference_json([(r["labels"], r["comment"]) for r in rows], json_path)
+    return write_reference_json(
+        [(model_input(r["labels"], r.get("style")), r["comment"]) for r in rows], json_path
+    )
 
 
 def make_backend(
@@ -382,6 +301,13 @@ def add_generate_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--regenerate", type=int, default=3, help="regenerations of an invalid output")
     parser.add_argument("--export", type=Path, help="also write the reference JSON format here")
     parser.add_argument("--batch", action="store_true", help="OpenAI Batch API: upload, poll, merge")
+    styles = parser.add_mutually_exclusive_group()
+    styles.add_argument("--style", help="one style for every row, e.g. 반말,유쾌한 (default: 존댓말,다정한)")
+    styles.add_argument(
+        "--style-mix",
+        metavar="MIX",
+        help="styles in proportions, seeded by --seed: 'all' or e.g. '존댓말,다정한=2; 반말,유쾌한=1'",
+    )
 
 
 def read_input_file(path: Path) -> list[str]:
@@ -390,11 +316,19 @@ def read_input_file(path: Path) -> list[str]:
     return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def requested_styles(args: argparse.Namespace, count: int) -> Style | list[Style]:
+    """``--style`` for every row, or ``--style-mix`` assigned in exact proportions (seeded)."""
+    if args.style_mix:
+        return assign_styles(count, parse_style_mix(args.style_mix), seed=args.seed)
+    return parse_style(args.style)
+
+
 def run_generate(args: argparse.Namespace) -> int:
     try:
         label_strings = (
             read_input_file(args.inputs) if args.inputs else sample_label_sets(args.sample, seed=args.seed)
         )
+        styles = requested_styles(args, len(label_strings))
         backend = make_backend(args.backend, model=args.model, seed=args.seed, base_url=args.base_url)
     except (FileNotFoundError, ValueError, RuntimeError) as e:
         print(f"python -m utils generate: error: {e}", file=sys.stderr)
@@ -403,12 +337,13 @@ def run_generate(args: argparse.Namespace) -> int:
         if args.batch:
             from utils import llm_backends
 
-            summary = llm_backends.run_openai_batch(label_strings, args.out, backend)
+            summary = llm_backends.run_openai_batch(label_strings, args.out, backend, styles=styles)
         else:
             summary = generate_dataset(
                 label_strings,
                 args.out,
                 backend,
+                styles=styles,
                 concurrency=args.concurrency,
                 rpm=args.rpm,
                 max_regenerations=args.regenerate,

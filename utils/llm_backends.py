@@ -2,7 +2,7 @@
 OpenAI Batch API path is in ``utils.llm_batch``.
 
 The SDKs' own retries are switched off: the runner in ``datagen`` owns retries, backoff and the
-rate limit, so every failure worth another try is turned into ``datagen.RetryableError`` here
+rate limit, so every failure worth another try is turned into ``llm_types.RetryableError`` here
 (429 with its Retry-After, 5xx, time-outs, dropped connections, empty or malformed bodies).
 Keys come only from the environment or a git-ignored ``.env`` in the repository root.
 """
@@ -18,14 +18,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from pathlib import Path
 from typing import Any
 
-from utils.datagen import (
+from utils.llm_batch import run_openai_batch
+from utils.llm_types import (
     Backend,
     Completion,
     Request,
     RetryableError,
-    RunSummary,
+    completion_from_openai_json,
 )
 from utils.paths import ROOT
+
+__all__ = ["run_openai_batch"]  # the Batch API path, where datagen and the tests have found it
 
 ENV_FILE = ROOT / ".env"
 KEY_VARIABLES = {"openai": ("OPENAI_API_KEY",), "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY")}
@@ -227,19 +230,6 @@ class OpenAIBackend(Backend):
         return completion_from_openai_json(response)
 
 
-def completion_from_openai_json(response: Any) -> Completion:
-    """A ``ChatCompletion`` (or its JSON as a dict) → Completion; anything else is malformed."""
-    data = response.model_dump() if hasattr(response, "model_dump") else response
-    try:
-        text = data["choices"][0]["message"]["content"]
-        usage = data.get("usage") or {}
-    except (TypeError, KeyError, IndexError, AttributeError):
-        raise RetryableError(f"malformed response: {str(data)[:120]!r}") from None
-    if not isinstance(text, str):
-        raise RetryableError("response without text")
-    return Completion(text, usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
-
-
 class GeminiBackend(Backend):
     """Gemini through ``google-genai`` (``client.aio.models.generate_content``, no SDK retries)."""
 
@@ -312,12 +302,3 @@ def make_llm_backend(
     key = require_key(name, env_file)
     base_url = base_url or setting([BASE_URL_VARIABLES[name]], env_file)
     return BACKENDS[name](key, model or DEFAULT_MODELS[name], base_url=base_url, timeout=timeout)
-
-
-def run_openai_batch(
-    label_strings: Sequence[str], out: str | Path, backend: Backend, **options: Any
-) -> RunSummary:
-    """The OpenAI Batch API path (``utils.llm_batch.run_openai_batch``), as ``datagen`` calls it."""
-    from utils.llm_batch import run_openai_batch as run
-
-    return run(label_strings, out, backend, **options)

@@ -12,8 +12,19 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from utils.datagen import Backend, Request, RetryableError, RunSummary, as_inputs, finished_ids, rejected_path
-from utils.llm_backends import OpenAIBackend, completion_from_openai_json
+from utils.llm_types import (
+    Backend,
+    Request,
+    RetryableError,
+    RunSummary,
+    as_inputs,
+    completion_from_openai_json,
+    finished_ids,
+    output_row,
+    rejected_path,
+    styles_by_id,
+)
+from utils.styles import Style
 from utils.textdata import append_jsonl, validate_comment
 
 BATCH_DISCOUNT = 0.5  # the Batch API bills half the synchronous price
@@ -27,7 +38,12 @@ def _batch_paths(out: Path) -> tuple[Path, Path]:
 
 
 def _merge_batch_output(
-    text: str, labels_by_id: dict[str, str], out: Path, backend: OpenAIBackend, summary: RunSummary
+    text: str,
+    labels_by_id: dict[str, str],
+    style_of: dict[str, Style],
+    out: Path,
+    backend: Backend,
+    summary: RunSummary,
 ) -> None:
     """Validate each answer of a finished batch and append it to ``out`` or the rejected file."""
     done = finished_ids(out)
@@ -58,17 +74,16 @@ def _merge_batch_output(
                 backend.cost(completion.prompt_tokens, completion.completion_tokens) * BATCH_DISCOUNT
             )
             comment = completion.text.strip()
-            problems = validate_comment(comment, labels)
+            style = style_of[input_id]
+            problems = validate_comment(comment, labels, style=style)
             if not problems:
-                row = {"id": input_id, "labels": labels, "comment": comment, "backend": backend.name}
-                append_jsonl(out, row | {"attempts": 1})
+                append_jsonl(out, output_row(input_id, labels, comment, backend.name, style, 1))
                 summary.written += 1
                 done.add(input_id)
                 continue
             tried = [{"comment": comment, "problems": problems}]
-        append_jsonl(
-            rejected_path(out), {"id": input_id, "labels": labels, "backend": backend.name, "tried": tried}
-        )
+        reject = {"id": input_id, "labels": labels, "backend": backend.name}
+        append_jsonl(rejected_path(out), reject | {"style": style_of[input_id].key, "tried": tried})
         summary.rejected += 1
         done.add(input_id)
 
@@ -78,6 +93,7 @@ def run_openai_batch(
     out: str | Path,
     backend: Backend,
     *,
+    styles: Style | str | Sequence[Style | str] | None = None,
     poll_interval: float = 30.0,
     progress: bool = True,
 ) -> RunSummary:
@@ -89,7 +105,8 @@ def run_openai_batch(
     Invalid answers go to the rejected file; requests the batch failed stay unfinished, so the
     next run submits them again.
     """
-    if not isinstance(backend, OpenAIBackend):
+    # Duck-typed (an OpenAIBackend has both), so this module needs no import of llm_backends.
+    if not hasattr(backend, "client_args") or not hasattr(backend, "request_body"):
         raise ValueError(f"the Batch API path needs the openai backend, not {backend.name!r}")
     import openai
 
@@ -97,7 +114,8 @@ def run_openai_batch(
     requests_path, state_path = _batch_paths(out)
     inputs = as_inputs(label_strings)
     labels_by_id = dict(inputs)
-    done = finished_ids(out, inputs)
+    style_of = styles_by_id(inputs, styles)
+    done = finished_ids(out, inputs, style_of)
     todo = [(i, labels) for i, labels in inputs if i not in done]
     summary = RunSummary(requested=len(inputs), skipped=len(inputs) - len(todo))
     start = time.perf_counter()
@@ -113,7 +131,7 @@ def run_openai_batch(
                     "custom_id": input_id,
                     "method": "POST",
                     "url": "/v1/chat/completions",
-                    "body": backend.request_body(Request(input_id, labels)),
+                    "body": backend.request_body(Request(input_id, labels, style=style_of[input_id])),
                 }
                 for input_id, labels in todo
             ]
@@ -137,7 +155,8 @@ def run_openai_batch(
                 bar.set_postfix(status=batch.status, refresh=True)
         for file_id in (batch.output_file_id, batch.error_file_id):
             if file_id:
-                _merge_batch_output(client.files.content(file_id).text, labels_by_id, out, backend, summary)
+                text = client.files.content(file_id).text
+                _merge_batch_output(text, labels_by_id, style_of, out, backend, summary)
         if batch.status != "completed":
             summary.errors.append(f"batch {batch.id} ended as {batch.status}; a re-run submits what is left")
         state_path.unlink(missing_ok=True)

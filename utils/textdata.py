@@ -1,5 +1,11 @@
 """The comment dataset (labels → comment): the reference JSON format, JSON Lines, safe appends,
-a seeded split, and the checks every generated comment must pass."""
+a seeded split, and the checks every generated comment must pass.
+
+A row in a style other than the default (``utils.styles``) is ``[labels, comment, style]`` in the
+reference format and has a ``style`` field in JSON Lines. In memory every row is a pair
+(model input, comment): the model input is the label string with the style prefix
+(``반말 · 유쾌한 | 기쁨, 안경``), which is the label string itself for the default style.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from utils.labels import parse_labels, split_labels
-from utils.styles import Style, split_model_input
+from utils.styles import DEFAULT_STYLE, Style, model_input, parse_style, split_model_input
 
 Pair = tuple[str, str]  # (label string, comment)
 
@@ -38,7 +44,8 @@ def _fail(path: Path, row: object, problem: str) -> DatasetFormatError:
     return DatasetFormatError(f"{path}: row {row}: {problem}")
 
 
-def _check_pair(path: Path, row: object, labels: object, comment: object) -> Pair:
+def _check_pair(path: Path, row: object, labels: object, comment: object, style: object = None) -> Pair:
+    """The row as (model input, comment); ``style`` None is the default style."""
     if not isinstance(labels, str) or not isinstance(comment, str):
         raise _fail(
             path,
@@ -47,7 +54,12 @@ def _check_pair(path: Path, row: object, labels: object, comment: object) -> Pai
         )
     if not labels.strip():
         raise _fail(path, row, "empty label string")
-    return labels, comment
+    if style is None:
+        return labels, comment
+    try:
+        return model_input(labels, parse_style(style) if isinstance(style, str) else style), comment
+    except (ValueError, TypeError) as e:
+        raise _fail(path, row, f"bad style {style!r}: {e}") from None
 
 
 def read_reference_json(path: str | Path) -> list[Pair]:
@@ -70,17 +82,25 @@ def read_reference_json(path: str | Path) -> list[Pair]:
         if not key.isdigit():
             raise _fail(path, repr(key), "key is not a row index")
         value = data[key]
-        if not isinstance(value, list) or len(value) != 2:
+        if not isinstance(value, list) or len(value) not in (2, 3):
             raise _fail(
-                path, key, f"expected [labels, comment], got {json.dumps(value, ensure_ascii=False)[:80]}"
+                path,
+                key,
+                f"expected [labels, comment] or [labels, comment, style], got {json.dumps(value, ensure_ascii=False)[:80]}",
             )
         pairs.append(_check_pair(path, key, *value))
     return pairs
 
 
+def _reference_row(source: str, comment: str) -> list[str]:
+    labels, style = split_model_input(source)
+    return [labels, comment] if style == DEFAULT_STYLE else [labels, comment, style.key]
+
+
 def write_reference_json(pairs: Iterable[Pair], path: str | Path) -> Path:
-    """Write the reference format, atomically (a crash never leaves half a file)."""
-    data = {str(i): [labels, comment] for i, (labels, comment) in enumerate(pairs)}
+    """Write the reference format, atomically (a crash never leaves half a file); a pair whose
+    model input carries a style prefix is written ``[labels, comment, style]``."""
+    data = {str(i): _reference_row(source, comment) for i, (source, comment) in enumerate(pairs)}
     return _atomic_write(Path(path), json.dumps(data, ensure_ascii=False, indent=1) + "\n")
 
 
@@ -115,7 +135,7 @@ def read_jsonl_pairs(path: str | Path) -> list[Pair]:
     for number, record in enumerate(read_jsonl(path, allow_partial_tail=False), start=1):
         if "labels" not in record or "comment" not in record:
             raise _fail(path, number, f"missing field(s) {sorted({'labels', 'comment'} - set(record))}")
-        pairs.append(_check_pair(path, number, record["labels"], record["comment"]))
+        pairs.append(_check_pair(path, number, record["labels"], record["comment"], record.get("style")))
     return pairs
 
 
@@ -167,10 +187,16 @@ def read_dataset(path: str | Path) -> list[Pair]:
 def write_dataset(pairs: Iterable[Pair], path: str | Path) -> Path:
     path = Path(path)
     if path.suffix == ".jsonl":
-        return write_jsonl(({"labels": labels, "comment": comment} for labels, comment in pairs), path)
+        return write_jsonl((_jsonl_row(source, comment) for source, comment in pairs), path)
     if path.suffix == ".json":
         return write_reference_json(pairs, path)
     raise DatasetFormatError(f"{path}: unknown dataset format; use .json (reference format) or .jsonl")
+
+
+def _jsonl_row(source: str, comment: str) -> dict[str, str]:
+    labels, style = split_model_input(source)
+    row = {"labels": labels, "comment": comment}
+    return row if style == DEFAULT_STYLE else row | {"style": style.key}
 
 
 def _atomic_write(path: Path, text: str) -> Path:
@@ -184,13 +210,13 @@ def _atomic_write(path: Path, text: str) -> Path:
 def split_dataset(
     pairs: Sequence[Pair], *, val: float = 0.1, test: float = 0.1, seed: int = 42
 ) -> dict[str, list[Pair]]:
-    """Seeded train/val/test split that keeps every label string in one part only, so the
-    model is never tested on a label set it was trained on."""
+    """Seeded train/val/test split that keeps every label string in one part only (in all its
+    styles), so the model is never tested on a label set it was trained on."""
     if not 0 <= val < 1 or not 0 <= test < 1 or val + test >= 1:
         raise ValueError(f"val ({val}) and test ({test}) must be fractions summing to less than 1")
     groups: dict[str, list[Pair]] = {}
     for pair in pairs:
-        groups.setdefault(pair[0], []).append(pair)
+        groups.setdefault(split_model_input(pair[0])[0], []).append(pair)
     keys = sorted(groups)
     random.Random(seed).shuffle(keys)
     total = len(pairs)
