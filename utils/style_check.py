@@ -18,6 +18,8 @@ MIXED = "섞임"  # sentences of both levels in one comment
 _BOUNDARY_TAGS = {"SF", "SE", "SO", "SW", "W_EMOJI"}
 _FORMAL_ENDINGS = ("니다", "니까", "십시오", "시오", "ᆸ시다")
 MIN_ORIGIN_CHARS = 6  # bank phrases shorter than this are too common to tell a tone by
+# One word is not a tone: object remarks say "은은한 빛" or "차분하게" in a warm comment.
+MIN_LEXICON_HITS = 2
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ def tone_scores(text: str) -> dict[str, int]:
 
 def comment_tone(text: str) -> str | None:
     """The tone a comment reads as: the tone whose bank phrases it contains (the composer's
-    comments), else the tone with the most lexicon hits, else None (no telling words)."""
+    comments), else the tone with the most lexicon hits (two at least), else None."""
     origin = {tone: sum(p in text for p in ps) for tone, ps in tone_phrases().items()}
     # A warm (default) phrase beside a phrase of another tone is that tone's comment: the composer
     # pairs a warm opener for a sad face with a playful closer, for instance.
@@ -122,7 +124,7 @@ def comment_tone(text: str) -> str | None:
     scores = tone_scores(text)
     best = max(scores.values())
     winners = [tone for tone, hits in scores.items() if hits == best]
-    return winners[0] if best and len(winners) == 1 else None
+    return winners[0] if best >= MIN_LEXICON_HITS and len(winners) == 1 else None
 
 
 def style_problems(comment: str, style: str | Style) -> list[str]:
