@@ -3,29 +3,28 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
-# Offline by default: nothing here may reach a model hub; `make demo ONLINE=1` lets ultralytics
-# and Hugging Face download the full models.
-ifeq ($(ONLINE),1)
-OFFLINE_ENV :=
-else
-OFFLINE_ENV := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 YOLO_OFFLINE=1
-endif
+# The tests never reach a model hub. `make demo` and `make notebooks` try the real detector
+# first (ultralytics fetches yolov8m-oiv7.pt) and fall back to the offline models when the
+# download fails; `OFFLINE=1` skips the attempt.
+TEST_ENV := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 YOLO_OFFLINE=1
+OFFLINE_ENV := $(if $(filter 1,$(OFFLINE)),$(TEST_ENV))
 
 .PHONY: demo test notebooks lint format venv
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(OFFLINE_ENV) $(PY) -m utils comment --demo --out demo_output
 
-test: $(STAMP)
-	$(OFFLINE_ENV) $(PY) -m pytest
+test: $(STAMP) browser
+	$(TEST_ENV) $(PY) -m pytest
 
 notebooks: $(STAMP)
 	$(OFFLINE_ENV) $(PY) -m utils.notebooks --profile cpu
@@ -37,3 +36,25 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(PY) -m ruff check --fix utils tests benchmarks
 	$(PY) -m ruff format utils tests benchmarks
+
+# The web page (utils/app.py) on http://127.0.0.1:$(PORT); `make app PORT=7861` for another port.
+PORT ?= 7860
+# The browser test drives Debian's chromium (Playwright cannot download browsers here); a fresh
+# machine gets it from apt, with an emoji font for the comments' emojis.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+.PHONY: app lab browser
+
+app: $(STAMP)
+	$(OFFLINE_ENV) $(PY) -m utils.app --port $(PORT)
+
+# JupyterLab opened on notebooks/, with this .venv registered (inside .venv) as the kernel
+# "sns-comment"; LAB_ARGS adds options (the test gives a port and a token).
+lab: $(STAMP)
+	$(PY) -m ipykernel install --sys-prefix --name sns-comment --display-name "SNS comment (.venv)"
+	$(PY) -m jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks \
+	  --MappingKernelManager.default_kernel_name=sns-comment \
+	  --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate $(LAB_ARGS)
+
+browser:
+	@test -x /usr/bin/chromium && test -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf || \
+	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium fonts-noto-color-emoji; }

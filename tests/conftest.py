@@ -13,6 +13,8 @@ if str(ROOT) not in sys.path:
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("YOLO_OFFLINE", "1")
+# A test of the online path tries this host first: a closed local port, so nothing is ever fetched.
+os.environ.setdefault("SNS_WEIGHTS_HOST", "127.0.0.1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 # ultralytics writes settings (and would fetch fonts) under its config dir: keep it private.
 os.environ.setdefault("YOLO_CONFIG_DIR", str(Path(os.environ.get("TMPDIR", "/tmp")) / "sns-yolo-config"))

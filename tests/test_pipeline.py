@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 from PIL import Image
@@ -14,6 +16,7 @@ from utils import __main__ as cli
 from utils import pipeline as pipeline_module
 from utils.paths import ROOT
 from utils.pipeline import CommentPipeline, PhotoResult, demo_photos, find_photos
+from utils.real_photos import package_dir
 from utils.textdata import has_hangul
 
 
@@ -128,16 +131,32 @@ def test_cli_exit_code_1_when_some_photos_fail(capsys, mixed_folder, tmp_path):
 
 
 def test_cli_human_output_names_labels_comment_and_models(capsys, tmp_path):
-    bus, zidane = demo_photos()
-    code = cli.main(["comment", str(bus), str(zidane), "--offline", "--out", str(tmp_path)])
-    bus_part, zidane_part = capsys.readouterr().out.split("■ ")[1:]
+    bus, _ = demo_photos()
+    deep_field = package_dir("skimage") / "data" / "hubble_deep_field.jpg"
+    code = cli.main(["comment", str(bus), str(deep_field), "--offline", "--out", str(tmp_path)])
+    bus_part, deep_part = capsys.readouterr().out.split("■ ")[1:]
     assert code == 0
-    assert "라벨 labels : 사람\n" in bus_part and "detectors=OpenCV" in bus_part
+    assert "라벨 labels : 사람\n" in bus_part and "detectors=MTCNN" in bus_part
     assert "댓글 comment: " in bus_part and "사람" in bus_part.split("댓글 comment: ")[1]
-    # faces alone are excluded labels: the output says nothing was recognised and who wrote the comment
-    assert "라벨 labels : (없음: nothing recognised)\n" in zidane_part
-    assert "comment=offline composer (nothing recognised in the photo)" in zidane_part
-    assert (tmp_path / "bus_annotated.jpg").exists() and (tmp_path / "zidane_annotated.jpg").exists()
+    # galaxies: the output says nothing was recognised and who wrote the comment
+    assert "라벨 labels : (없음: nothing recognised)\n" in deep_part
+    assert "comment=offline composer (nothing recognised in the photo)" in deep_part
+    assert (tmp_path / "bus_annotated.jpg").exists() and (
+        tmp_path / "hubble_deep_field_annotated.jpg"
+    ).exists()
+
+
+def test_photos_with_nothing_recognised_get_different_comments_and_the_same_one_again(
+    offline_pipeline, tmp_path
+):
+    skimage_data = package_dir("skimage") / "data"
+    names = ["hubble_deep_field.jpg", "coins.png", "horse.png", "rocket.jpg"]
+    first = offline_pipeline.run([skimage_data / n for n in names], progress=False)
+    assert [r.labels for r in first] == [""] * len(names)
+    assert len({r.comment for r in first}) == len(names)
+    shutil.copy(skimage_data / "coins.png", tmp_path / "renamed.png")  # same content, other name
+    again = offline_pipeline.run([skimage_data / "rocket.jpg", tmp_path / "renamed.png"], progress=False)
+    assert [r.comment for r in again] == [first[3].comment, first[1].comment]
 
 
 @pytest.mark.parametrize("argv", [[], ["--labels", ""], ["--labels", " , "]])
@@ -181,12 +200,55 @@ def test_demo_runs_offline_on_the_bundled_photos(capsys, tmp_path):
     code, rows, _ = cli_json_lines(capsys, "--demo", "--json", "--offline", "--out", str(tmp_path))
     assert code == 0
     by_name = {row["source"].rsplit("/", 1)[-1]: row for row in rows}
-    assert set(by_name) == {"bus.jpg", "zidane.jpg", "grace_hopper.jpg"}
-    assert "사람" in by_name["bus.jpg"]["labels"]  # HOG finds the people by the bus
-    assert by_name["grace_hopper.jpg"]["labels"].startswith("기쁨")  # the smile inside her face
+    assert set(by_name) == {"bus.jpg", "zidane.jpg", "grace_hopper.jpg", "astronaut.png", "flower.jpg"}
+    assert by_name["bus.jpg"]["labels"] == "사람"
+    assert by_name["astronaut.png"]["labels"] == "기쁨, 사람"  # her smile, through FER2013
+    assert by_name["grace_hopper.jpg"]["labels"] == "사람"  # a calm face: no emotion
+    assert by_name["flower.jpg"]["labels"] == ""  # no face, no emotion, no person in a flower
     for row in rows:
         assert has_hangul(row["comment"]) and row["models"]["comment"]
         assert (tmp_path / f"{row['source'].rsplit('/', 1)[-1].split('.')[0]}_annotated.jpg").exists()
+
+
+def test_the_astronaut_from_a_fresh_process_gives_happy_and_person():
+    astronaut = package_dir("skimage") / "data" / "astronaut.png"
+    done = subprocess.run(
+        [sys.executable, "-m", "utils", "comment", str(astronaut), "--json", "--offline"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        check=True,
+    )
+    [row] = [json.loads(line) for line in done.stdout.splitlines()]
+    assert row["labels"] == "기쁨, 사람"
+    [happy] = [d for d in row["detections"] if d["label_ko"] == "기쁨"]
+    [face] = [d for d in row["detections"] if d["label_ko"] == "인간의 얼굴"]
+    assert happy["box"] == face["box"]  # the emotion comes from the face box, nowhere else
+
+
+@pytest.mark.parametrize("offline", [False, True])
+def test_make_demo_tries_the_real_detector_first_unless_offline(offline):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "YOLO_OFFLINE")
+    }
+    env["SNS_WEIGHTS_HOST"] = (
+        "127.0.0.1"  # a closed port: the download attempt fails as offline, never fetches
+    )
+    command = ["make", "--no-print-directory", "demo"] + (["OFFLINE=1"] if offline else [])
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr
+    notes = [line for line in done.stderr.splitlines() if line.startswith("note: yolov8m-oiv7.pt")]
+    if offline:
+        assert notes == []
+    else:
+        [note] = notes
+        assert "127.0.0.1 unreachable" in note and "offline detectors" in note
+    assert done.stdout.count("■ ") == 5 and "라벨 labels : 기쁨, 사람" in done.stdout
+    assert time.perf_counter() - start < 300
 
 
 def test_trained_models_are_ranked_full_first_then_by_val_loss(monkeypatch, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
 from pathlib import Path
@@ -14,7 +15,9 @@ from utils.vision.offline import OfflineDetector
 OIV7_HUB_WEIGHTS = "yolov8m-oiv7.pt"
 OIV7_LOCAL_WEIGHTS = ("yolo/weights/yolov8m-oiv7.pt", "yolo/weights/yolov8x-oiv7.pt")  # under models/
 FACE_WEIGHTS_GLOB = "yolo/faces*/weights/best.pt"
-OIV7_HOST = "github.com"  # ultralytics fetches its assets from GitHub releases
+# ultralytics fetches its assets from GitHub releases; the test suite points this at 127.0.0.1
+# so that a test of the online path never downloads, even on a connected machine.
+OIV7_HOST = os.environ.get("SNS_WEIGHTS_HOST", "github.com")
 
 
 def _given(path: str | Path | None, what: str) -> Path | None:
