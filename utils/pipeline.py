@@ -265,6 +265,13 @@ class CommentPipeline:
         bar.close()
         return results
 
+    def run_batch(self, paths: Sequence[Path], *, out_dir: str | Path | None = None) -> list[PhotoResult]:
+        """One batch of photo files → their results, in order (what :meth:`run` does per batch;
+        ``utils.photo_runs`` feeds it from a lazy folder walk)."""
+        from utils import vision
+
+        return self._run_batch(paths, vision, out_dir)
+
     def _run_batch(self, paths: Sequence[Path], vision, out_dir: str | Path | None) -> list[PhotoResult]:
         results = [PhotoResult(source=str(p)) for p in paths]
         loaded: list[tuple[PhotoResult, object]] = []
@@ -355,6 +362,13 @@ def add_comment_args(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run on photos that ship with installed packages (bus.jpg, zidane.jpg, grace_hopper.jpg)",
     )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        help="one FOLDER → this JSON Lines file, a row per photo as it is done; a re-run skips the "
+        "photos already there (under torchrun / accelerate launch each process takes its shard)",
+    )
+    parser.add_argument("--recursive", action="store_true", help="with --results: walk sub-folders too")
 
 
 def _print_result(result: PhotoResult, as_json: bool) -> None:
@@ -387,6 +401,9 @@ def run_comment(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if problem := _results_run_problem(args):
+        print(f"python -m utils comment: error: {problem}", file=sys.stderr)
+        return 2
     try:
         pipeline = CommentPipeline(
             detector_weights=args.detector,
@@ -400,6 +417,10 @@ def run_comment(args: argparse.Namespace) -> int:
     except FileNotFoundError as e:
         print(f"python -m utils comment: error: {e}", file=sys.stderr)
         return 2
+    if args.results is not None:
+        from utils.photo_runs import run_results
+
+        return run_results(pipeline, args)
     results: list[PhotoResult] = []
     if args.labels:
         unknown = sorted(
@@ -421,6 +442,20 @@ def run_comment(args: argparse.Namespace) -> int:
     if failed and not args.json:
         print(f"{len(failed)} of {len(results)} failed; the rest were processed.", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _results_run_problem(args: argparse.Namespace) -> str | None:
+    """Why the --results / --recursive / multi-process options cannot run as given, or None."""
+    if args.results is None:
+        if args.recursive:
+            return "--recursive walks a folder for a --results run; add --results FILE"
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            return "several processes (torchrun / accelerate launch) need --results FILE to share the photos"
+        return None
+    if args.labels or args.demo or len(args.photos) != 1 or not Path(args.photos[0]).is_dir():
+        given = ", ".join(map(str, args.photos)) or "nothing"
+        return f"--results takes exactly one folder of photos (given: {given}; no --labels or --demo)"
+    return None
 
 
 def is_known_label(label: str) -> bool:
