@@ -3,10 +3,16 @@ and the style checker on hand-written sentences."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import pytest
 
+from utils import lm
+from utils.composer import OfflineComposer
+from utils.labelsets import sample_label_sets
+from utils.lm_data import with_label_orders, with_rare_objects_repeated
+from utils.lm_generate import CommentGenerator
 from utils.phrases import load_bank, to_casual
 from utils.style_check import comment_tone, sentence_endings, speech_level, style_problems
 from utils.styles import (
@@ -20,7 +26,14 @@ from utils.styles import (
     split_model_input,
     style_list_text,
 )
-from utils.textdata import validate_comment
+from utils.textdata import (
+    DatasetFormatError,
+    read_dataset,
+    read_jsonl,
+    split_dataset,
+    validate_comment,
+    write_dataset,
+)
 
 # --- the Style value ------------------------------------------------------------------------
 
@@ -254,3 +267,80 @@ def test_validate_comment_checks_the_style_only_when_asked():
     assert "tone: expected 차분한 (calm), reads as 유쾌한 (playful)" in validate_comment(
         "완전 대박 ㅋㅋ 안경 최고야! 😆", "안경", style="반말,차분한"
     )
+
+
+# --- style-mixed data and training ----------------------------------------------------------
+
+
+def test_styled_rows_round_trip_through_both_file_formats(tmp_path):
+    pairs = [
+        ("기쁨, 안경", "안경이 잘 어울려요! 😊"),
+        (model_input("나무", "반말,차분한"), "나무가 잔잔해 보여. 🌙"),
+    ]
+    write_dataset(pairs, tmp_path / "rows.json")
+    assert json.loads((tmp_path / "rows.json").read_text(encoding="utf-8")) == {
+        "0": ["기쁨, 안경", "안경이 잘 어울려요! 😊"],
+        "1": ["나무", "나무가 잔잔해 보여. 🌙", "반말,차분한"],
+    }
+    write_dataset(pairs, tmp_path / "rows.jsonl")
+    assert read_jsonl(tmp_path / "rows.jsonl")[1] == {
+        "labels": "나무",
+        "comment": "나무가 잔잔해 보여. 🌙",
+        "style": "반말,차분한",
+    }
+    assert read_dataset(tmp_path / "rows.json") == read_dataset(tmp_path / "rows.jsonl") == pairs
+    (tmp_path / "bad.json").write_text(json.dumps({"0": ["나무", "좋아", "반말,시끄러운"]}), encoding="utf-8")
+    with pytest.raises(DatasetFormatError, match="bad.json: row 0: bad style '반말,시끄러운': unknown style"):
+        read_dataset(tmp_path / "bad.json")
+
+
+def test_a_split_keeps_a_label_set_in_one_part_in_all_its_styles():
+    pairs = [
+        (model_input(f"기쁨, {o}", s), "c")
+        for o in ("안경", "나무", "책", "차", "꽃") * 4
+        for s in all_styles()
+    ]
+    parts = split_dataset(pairs, val=0.2, test=0.2, seed=1)
+    owner = {}
+    for part, rows in parts.items():
+        for source, _ in rows:
+            assert owner.setdefault(split_model_input(source)[0], part) == part
+
+
+def test_training_augmentations_keep_the_style_prefix():
+    source = model_input("기쁨, 안경, 나무, 책", "반말,유쾌한")
+    orders = with_label_orders([(source, "c")], orders=3, seed=0)
+    assert len(orders) == 3 and all(s.startswith("반말 · 유쾌한 | 기쁨, ") for s, _ in orders)
+    assert {frozenset(split_model_input(s)[0].split(", ")) for s, _ in orders} == {
+        frozenset(["기쁨", "안경", "나무", "책"])
+    }
+    repeated = with_rare_objects_repeated([(source, "c"), ("기쁨, 안경", "d")], min_rows=3)
+    assert repeated.count((source, "c")) == 3
+
+
+@pytest.mark.parametrize("name", ["transfer_0", "gpt2_base_0"])
+def test_a_model_trains_on_a_style_mixed_dataset_and_takes_a_style(name, tmp_path):
+    labels = sample_label_sets(64, seed=5)
+    styles = assign_styles(len(labels), parse_style_mix("all"), seed=5)
+    composer = OfflineComposer(seed=1)
+    pairs = [
+        (model_input(lab, s), composer.compose(lab, i, s))
+        for i, (lab, s) in enumerate(zip(labels, styles, strict=True))
+    ]
+    write_dataset(pairs, tmp_path / "mixed.json")
+    summary = lm.train(
+        name,
+        profile="smoke",
+        data=tmp_path / "mixed.json",
+        out_dir=tmp_path / "run",
+        epochs=1,
+        progress=False,
+    )
+    assert summary["train_examples"] + summary["val_examples"] + summary["test_examples"] >= 64
+    generator = CommentGenerator.from_pretrained(tmp_path / "run")
+    # the style prefix is text the trained tokenizer reads back unchanged
+    prefixed = model_input("기쁨, 안경", "반말,유쾌한")
+    ids = generator.tokenizer(prefixed, add_special_tokens=False)["input_ids"]
+    assert generator.tokenizer.decode(ids).strip() == prefixed
+    comments = generator.generate(["기쁨, 안경", "나무"], style="반말,유쾌한", max_new_tokens=8)
+    assert len(comments) == 2 and all(isinstance(c, str) for c in comments)

@@ -16,6 +16,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, 
 from transformers import AutoTokenizer, DataCollatorForSeq2Seq, PreTrainedTokenizerFast
 
 from utils.labels import format_labels, parse_labels, split_labels
+from utils.styles import model_input, split_model_input
 
 IGNORE_INDEX = -100
 # Part of the cache key of encoded datasets: raise it when the encoding functions change.
@@ -198,7 +199,8 @@ def with_label_orders(pairs: Sequence[tuple[str, str]], orders: int, seed: int) 
         raise ValueError(f"label_orders must be at least 1, got {orders}")
     out = list(pairs)
     rng = random.Random(seed)
-    for labels, comment in pairs if orders > 1 else []:
+    for source, comment in pairs if orders > 1 else []:
+        labels, style = split_model_input(source)  # a styled row keeps its style prefix
         emotions, objects = split_labels(parse_labels(labels, strict=False))
         seen = {tuple(objects)}
         for _ in range(4 * orders):
@@ -207,7 +209,7 @@ def with_label_orders(pairs: Sequence[tuple[str, str]], orders: int, seed: int) 
             order = tuple(rng.sample(objects, len(objects)))
             if order not in seen:
                 seen.add(order)
-                out.append((format_labels([*emotions, *order], strict=False), comment))
+                out.append((model_input(format_labels([*emotions, *order], strict=False), style), comment))
     return out
 
 
@@ -215,10 +217,11 @@ def with_rare_objects_repeated(pairs: Sequence[tuple[str, str]], min_rows: int) 
     """The pairs, plus repeats of rows with rare objects: a row whose rarest object is in ``c`` rows
     is repeated until that object is in about ``min_rows`` rows (a small model otherwise swaps an
     object it saw three times for a common one: 돌고래 → 포크)."""
-    counts = Counter(o for labels, _ in pairs for o in split_labels(parse_labels(labels, strict=False))[1])
+    objects_of = {s: split_labels(parse_labels(split_model_input(s)[0], strict=False))[1] for s, _ in pairs}
+    counts = Counter(o for source, _ in pairs for o in objects_of[source])
     out = list(pairs)
     for pair in pairs:
-        objects = split_labels(parse_labels(pair[0], strict=False))[1]
+        objects = objects_of[pair[0]]
         rarest = min((counts[o] for o in objects), default=min_rows)
         out += [pair] * (math.ceil(min_rows / rarest) - 1 if rarest < min_rows else 0)
     return out

@@ -11,6 +11,7 @@ from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokeni
 from transformers.utils import logging as hf_logging
 
 from utils.lm_data import prompt_for
+from utils.styles import Style, model_input
 
 MODEL_INFO_FILE = "sns_comment.json"
 # A per-tensor "Loading weights" bar for a 13 MB model is noise in notebooks and the CLI.
@@ -73,8 +74,12 @@ class CommentGenerator:
         batch_size: int = 16,
         max_new_tokens: int = 64,
         num_beams: int = 1,
+        style: str | Style | None = None,
         **overrides,
     ) -> list[str]:
+        """One comment per label string; ``style`` goes in front of the labels as the model-input
+        prefix (None: the inputs as given)."""
+        label_strings = [model_input(labels, style) for labels in label_strings]
         torch.manual_seed(seed)
         out: list[str] = []
         for start in range(0, len(label_strings), batch_size):
