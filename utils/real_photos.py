@@ -186,12 +186,19 @@ def compare_face_finders(photos: Sequence[RealPhoto], names: Sequence[str] | Non
 
 
 def evaluate_photos(
-    pipeline=None, photo_set: str | Path = PHOTO_SET, out_dir: str | Path | None = None
-) -> dict:
-    """Run the pipeline on every photo of the set and score it; returns the report."""
+    pipeline=None,
+    photo_set: str | Path = PHOTO_SET,
+    out_dir: str | Path | None = None,
+    limit: int | None = None,
+    compare_faces: bool = True,
+) -> tuple[dict, list]:
+    """Run the pipeline on the photo set (its first ``limit`` photos) and score it.
+
+    Returns (report, the pipeline's ``PhotoResult``s). The report holds the totals, the models,
+    one row per photo, and (``compare_faces``) the face finders' comparison."""
     from utils.pipeline import CommentPipeline
 
-    photos = load_photo_set(photo_set)
+    photos = load_photo_set(photo_set)[:limit]
     pipeline = pipeline or CommentPipeline()
     results = pipeline.run([p.path for p in photos], out_dir=out_dir, progress=False)
     rows = []
@@ -200,10 +207,18 @@ def evaluate_photos(
             raise RuntimeError(f"{photo.path}: {result.error}")
         row = score_photo(photo, result.labels, result.detections)
         row |= {"source": photo.source, "comment": result.comment, "models": result.models}
-        if result.annotated:
-            row["annotated"] = shown_path(Path(result.annotated))
         rows.append(row)
-    return {"totals": totals(rows), "models": pipeline.model_names, "photos": rows}
+    report = {"totals": totals(rows), "models": pipeline.model_names, "photos": rows}
+    if compare_faces:
+        report["face_finders"] = compare_face_finders(photos)
+    return report, results
+
+
+def write_report(report: dict, path: str | Path = RESULTS) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return path
 
 
 def add_evaluate_photos_args(parser: argparse.ArgumentParser) -> None:
@@ -222,10 +237,8 @@ def run_evaluate_photos(args: argparse.Namespace) -> int:
     from utils.pipeline import CommentPipeline
 
     pipeline = CommentPipeline(offline=True if args.offline else None)
-    report = evaluate_photos(pipeline, args.photo_set, args.annotated)
-    report["face_finders"] = compare_face_finders(load_photo_set(args.photo_set))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    report, _ = evaluate_photos(pipeline, args.photo_set, args.annotated)
+    write_report(report, args.out)
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
         return 0
