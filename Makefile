@@ -42,6 +42,8 @@ PORT ?= 7860
 # The browser test drives Debian's chromium (Playwright cannot download browsers here); a fresh
 # machine gets it from apt, with an emoji font for the comments' emojis.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+# Jupyter refuses to run as root unless told; CI and containers run as root.
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 .PHONY: app lab browser
 
 app: $(STAMP)
@@ -53,7 +55,7 @@ lab: $(STAMP)
 	$(PY) -m ipykernel install --sys-prefix --name sns-comment --display-name "SNS comment (.venv)"
 	$(PY) -m jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks \
 	  --MappingKernelManager.default_kernel_name=sns-comment \
-	  --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate $(LAB_ARGS)
+	  --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate $(LAB_ROOT) $(LAB_ARGS)
 
 browser:
 	@test -x /usr/bin/chromium && test -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf || \

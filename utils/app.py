@@ -49,8 +49,8 @@ FONT_CSS = """
 """
 
 INTRO = """# SNS 사진 댓글 (SNS photo comment)
-사진을 올리면 표정과 사물을 찾아 라벨을 붙이고, 어울리는 짧은 한국어 댓글을 씁니다.
-라벨을 고친 뒤 Enter를 누르면 그 라벨로 댓글을 다시 씁니다.
+사진을 끌어 놓거나 올리거나 붙여넣으면(예시 사진을 눌러도 됩니다) 표정과 사물을 찾아 라벨을 붙이고,
+어울리는 짧은 한국어 댓글을 씁니다. 라벨을 고친 뒤 Enter를 누르면 그 라벨로 댓글을 다시 씁니다.
 
 *Drop, upload or paste a photo (or click an example): the page finds emotions and objects, shows
 them as Korean labels and writes a short Korean comment. Edit the labels and press Enter to get
@@ -96,8 +96,8 @@ def details_markdown(result: PhotoResult) -> str:
     detectors = list(result.models.get("detectors") or [])
     writer = str(result.models.get("comment") or "-")
     fallbacks = []
-    if any("fallback" in name for name in detectors):
-        fallbacks.append("OpenCV 대체 검출기 (offline fallback detectors)")
+    if any("fallback" in name or "offline" in name for name in detectors):
+        fallbacks.append("오프라인 기본 검출기 (offline default detectors: no YOLO weights given or found)")
     if "composer" in writer:
         fallbacks.append("문장 조합기가 댓글을 씀 (the offline composer wrote the comment)")
     timings = " · ".join(
@@ -194,7 +194,7 @@ def build_app(pipeline: CommentPipeline | None = None) -> gr.Blocks:
         with gr.Row():
             with gr.Column():
                 photo = gr.Image(
-                    label="사진 (photo): 끌어 놓기·올리기·붙여넣기 (drop, upload, paste)",
+                    label="사진 (photo)",
                     type="filepath",
                     sources=["upload", "clipboard"],
                     elem_id="photo",
@@ -217,7 +217,7 @@ def build_app(pipeline: CommentPipeline | None = None) -> gr.Blocks:
                 )
                 comment = gr.Textbox(label="댓글 (comment)", interactive=False, elem_id="comment")
                 with gr.Row():
-                    label_button = gr.Button("이 라벨로 댓글 쓰기 (comment on these labels)")
+                    label_button = gr.Button("라벨로 댓글 쓰기 (comment on labels)")
                     another = gr.Button("다시 쓰기 (another comment)", variant="primary", elem_id="another")
                 status = gr.Markdown(elem_id="status")
                 details = gr.Markdown(elem_id="details")
