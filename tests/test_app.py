@@ -4,6 +4,7 @@ photos, bad files, a 40-megapixel photo, edited labels, "다시 쓰기", two vis
 from __future__ import annotations
 
 import io
+import socket
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -13,7 +14,7 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 from tests.app_server import bad_files, running_app
-from utils.app import DISPLAY_SIDE
+from utils.app import DISPLAY_SIDE, serve
 from utils.photos import MAX_SIDE
 from utils.pipeline import CommentPipeline, demo_photos, sample_photos
 from utils.textdata import has_hangul, validate_comment
@@ -147,3 +148,12 @@ def test_the_page_serves_a_korean_font_that_browsers_accept(app_url):
     assert httpx.get(f"{app_url}/fonts/Arial.ttf").status_code == 404
     page = httpx.get(app_url).text
     assert "fonts.googleapis.com" not in page
+
+
+def test_a_taken_port_is_named_in_a_clear_error(pipeline, capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert serve(pipeline, host="127.0.0.1", port=port, block=False) == 2
+    assert f"포트 {port}을(를) 쓸 수 없어요 (port {port} on 127.0.0.1 is in use)" in capsys.readouterr().err

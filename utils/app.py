@@ -273,12 +273,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     parser.add_argument("--offline", action="store_true", help="never download; use local models")
     args = parser.parse_args(argv)
-    pipeline = CommentPipeline(offline=True if args.offline else None)
+    return serve(CommentPipeline(offline=True if args.offline else None), host=args.host, port=args.port)
+
+
+def serve(pipeline: CommentPipeline, *, host: str, port: int, block: bool = True) -> int:
+    """Serve the page until Ctrl+C; 2 with a message when the port is taken."""
+    demo = build_app(pipeline)
     try:
-        launch(build_app(pipeline), host=args.host, port=args.port)
-    except OSError as e:
+        launch(demo, host=host, port=port, block=block)
+    except OSError:
         print(
-            f"python -m utils.app: error: port {args.port}: {e} (try `make app PORT=7861`)", file=sys.stderr
+            f"python -m utils.app: error: 포트 {port}을(를) 쓸 수 없어요 (port {port} on {host} is in use); "
+            f"try `make app PORT={port + 1}`",
+            file=sys.stderr,
         )
         return 2
     return 0
