@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import socket
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -123,12 +125,29 @@ def test_unknown_and_empty_labels_are_explained(client):
     assert status.startswith("⚠️ **라벨이 비었어요 (no labels)** — empty label string")
 
 
-def test_two_visitors_at_once_are_served_in_turn_and_never_mixed(app_url, pipeline):
+def test_two_visitors_at_once_are_served_in_turn_and_never_mixed(app_url, pipeline, monkeypatch):
+    running, most_at_once, lock = [0], [0], threading.Lock()
+    unpatched_run = pipeline.run
+
+    def counted_run(*args, **kwargs):
+        with lock:
+            running[0] += 1
+            most_at_once[0] = max(most_at_once[0], running[0])
+        time.sleep(0.5)  # long enough for a second request to overlap if the queue let it
+        try:
+            return unpatched_run(*args, **kwargs)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(pipeline, "run", counted_run)
     bus, _, grace, *_ = sample_photos()
     visitors = [Client(app_url, verbose=False), Client(app_url, verbose=False)]
     with ThreadPoolExecutor(2) as pool:
         futures = [pool.submit(comment_on_photo, c, p) for c, p in zip(visitors, (bus, grace), strict=True)]
         answers = [f.result(timeout=120) for f in futures]
+    monkeypatch.undo()
+    assert most_at_once == [1]
     assert [a["status"] for a in answers] == ["✅ bus.jpg", "✅ grace_hopper.jpg"]
     assert [a["labels"] for a in answers] == [labels_of(pipeline, bus), labels_of(pipeline, grace)]
     for answer, photo in zip(answers, (bus, grace), strict=True):
