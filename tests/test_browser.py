@@ -15,7 +15,7 @@ from PIL import Image
 from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.app_server import bad_files, running_app
-from utils.paths import MODELS
+from utils.paths import MODELS, ROOT
 from utils.pipeline import demo_photos
 from utils.textdata import has_hangul
 
@@ -130,4 +130,4 @@ def test_edited_labels_get_their_comment_and_another_comment_differs(visit):
 def test_the_readme_screenshot_is_committed_and_small():
     assert SCREENSHOT.exists(), "make the screenshot: UPDATE_SCREENSHOT=1 pytest tests/test_browser.py"
     assert SCREENSHOT.stat().st_size < SCREENSHOT_LIMIT
-    assert "models/pipeline/app_screenshot.png" in (MODELS.parent / "README.md").read_text(encoding="utf-8")
+    assert "models/pipeline/app_screenshot.png" in (ROOT / "README.md").read_text(encoding="utf-8")
