@@ -149,6 +149,12 @@ def training_arguments(
             "optim": "adafactor",
             "bf16": torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
         }
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # Each process's loss is the mean over its own tokens (DDP averages the gradients): with the
+        # default token count across processes, transformers reports losses N times too large.
+        kwargs["average_tokens_across_devices"] = False
+        if not torch.cuda.is_available():  # accelerate joins CPU processes (gloo) only in cpu mode
+            kwargs["use_cpu"] = True
     checkpoints = colab_checkpoint_dir(experiment.name) or out / "checkpoints"
     return TrainingArguments(
         output_dir=str(checkpoints),
@@ -228,20 +234,25 @@ def train(
     val_pairs = _subsample(splits["val"], sizes.max_eval, seed)
     test_pairs = _subsample(splits["test"], sizes.max_eval, seed)
 
-    if profile == "full":
-        tokenizer = hub_tokenizer(experiment.base_model, experiment.family, experiment.kogpt2)
-    elif resume and (out / "tokenizer" / "tokenizer.json").exists():
-        tokenizer = AutoTokenizer.from_pretrained(out / "tokenizer")  # the checkpoint's own vocabulary
-    else:
-        texts = [text for pair in train_pairs for text in pair]
-        tokenizer = train_local_tokenizer(texts, experiment.family, out / "tokenizer", sizes.vocab_size)
+    # Built first: it joins the processes under torchrun / accelerate launch (DDP through Trainer).
+    args = training_arguments(experiment, profile, out, seed, epochs or sizes.epochs, progress)
+    is_main = args.process_index == 0
+    # The main process trains and saves the tokenizer; the others then load that same one.
+    with args.main_process_first(local=False, desc="tokenizer"):
+        if profile == "full":
+            tokenizer = hub_tokenizer(experiment.base_model, experiment.family, experiment.kogpt2)
+        elif (resume or not is_main) and (out / "tokenizer" / "tokenizer.json").exists():
+            tokenizer = AutoTokenizer.from_pretrained(out / "tokenizer")  # the checkpoint's own vocabulary
+        else:
+            texts = [text for pair in train_pairs for text in pair]
+            tokenizer = train_local_tokenizer(texts, experiment.family, out / "tokenizer", sizes.vocab_size)
     torch.manual_seed(seed)
     model = build_model(experiment, profile, tokenizer)
-    datasets = {
-        split: encode(experiment, pairs, tokenizer, pad_to_max_length, train=split == "train")
-        for split, pairs in {"train": train_pairs, "val": val_pairs, "test": test_pairs}.items()
-    }
-    args = training_arguments(experiment, profile, out, seed, epochs or sizes.epochs, progress)
+    with args.main_process_first(desc="encoding"):  # one process per machine fills the encoding cache
+        datasets = {
+            split: encode(experiment, pairs, tokenizer, pad_to_max_length, train=split == "train")
+            for split, pairs in {"train": train_pairs, "val": val_pairs, "test": test_pairs}.items()
+        }
     trainer = Trainer(
         model=model,
         args=args,
@@ -257,7 +268,13 @@ def train(
     test_metrics = trainer.evaluate(datasets["test"], metric_key_prefix="test")
 
     best = out / "best"
-    trainer.save_model(str(best))
+    trainer.save_model(str(best))  # every process calls it; Trainer writes from the main one only
+    if not is_main:  # the others trained their shards; the main process writes the run's files
+        return {
+            "process_index": args.process_index,
+            "processes": args.world_size,
+            "optimizer_steps": trainer.state.global_step,
+        }
     tokenizer.save_pretrained(best)
     info = {
         "experiment": name,
@@ -287,6 +304,11 @@ def train(
         "device": "cuda" if torch.cuda.is_available() else "cpu",
         "resumed_from": Path(last).name if last else None,
         "seed": seed,
+        "processes": args.world_size,  # data-parallel processes (torchrun / accelerate launch), each its own shard
+        "effective_batch_size": args.per_device_train_batch_size
+        * args.gradient_accumulation_steps
+        * args.world_size,
+        "optimizer_steps": trainer.state.global_step,
     }
     (out / "run.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
     return summary
@@ -342,6 +364,13 @@ def run_train(args: argparse.Namespace) -> int:
     except (KeyError, FileNotFoundError, ValueError) as e:
         print(f"python -m utils train: error: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
         return 2
+    finally:
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+    if "experiment" not in summary:  # another process than the main one of a multi-process run
+        rank, steps = summary["process_index"], summary["optimizer_steps"]
+        print(f"process {rank} of {summary['processes']}: trained its shard ({steps} steps)", file=sys.stderr)
+        return 0
     print(json.dumps(summary, ensure_ascii=False, indent=1))
     return 0
 
