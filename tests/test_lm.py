@@ -238,6 +238,8 @@ def test_evaluate_cli_prints_metrics_as_json(tmp_path, small_data):
             str(small_data),
             "--limit",
             "20",
+            "--decoding",
+            "greedy",
             "--json",
         ],
         capture_output=True,
@@ -246,7 +248,7 @@ def test_evaluate_cli_prints_metrics_as_json(tmp_path, small_data):
         check=True,
     ).stdout
     scores = json.loads(out)
-    assert scores["count"] == 20
+    assert scores["count"] == 20 and scores["decoding"] == "greedy"
     assert {"char_bleu_4", "meteor", "rouge_l_f", "sacrebleu_morpheme", "chrf"} <= scores.keys()
     missing = subprocess.run(
         [sys.executable, "-m", "utils", "evaluate", str(tmp_path / "nothing"), "--json"],

@@ -8,8 +8,11 @@ proportions; ~186 distinct labels, the common SNS objects most frequent.
 
 from __future__ import annotations
 
+import argparse
 import random
+from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 
 from utils import labels as vocab
 from utils.composer import phrase_banks
@@ -82,3 +85,77 @@ def label_set_stats(label_strings: list[str]) -> dict:
         "share_with_emotion": sum(any(vocab.is_emotion(x) for x in labels) for labels in parsed) / n,
         "occurrences": dict(occurrences.most_common()),
     }
+
+
+# --- generalisation split: object combinations the training data never shows ------------------
+
+GENERAL_OBJECT_COUNT_WEIGHTS = {2: 0.55, 3: 0.30, 4: 0.15}
+GENERAL_SPLIT_SIZE = 600
+GENERAL_SPLIT_SEED = 12
+
+
+def object_sets(label_strings: Sequence[str]) -> list[frozenset[str]]:
+    return [frozenset(vocab.split_labels(vocab.parse_labels(t, strict=False))[1]) for t in label_strings]
+
+
+def seen_together(objects: frozenset[str], training_sets: Sequence[frozenset[str]]) -> bool:
+    """Whether any training input names all of ``objects`` (possibly with others)."""
+    return any(objects <= seen for seen in training_sets)
+
+
+def general_label_sets(n: int, training_labels: Sequence[str], seed: int = GENERAL_SPLIT_SEED) -> list[str]:
+    """``n`` distinct label strings with 2–4 objects that no training input names together.
+
+    Objects are drawn uniformly from the sampler's vocabulary (not by its Zipf weights), so the
+    rare ones, seen in a handful of training rows, are as frequent as the common ones; emotions
+    follow the sampler's shares. The same seed and training data give the same sets.
+    """
+    rng = random.Random(seed)
+    objects = sorted(object_pool()[0])
+    emotions, emotion_weights = zip(*EMOTION_WEIGHTS.items(), strict=True)
+    counts, count_weights = zip(*GENERAL_OBJECT_COUNT_WEIGHTS.items(), strict=True)
+    training_sets = [s for s in object_sets(training_labels) if len(s) > 1]
+    out: dict[str, None] = {}
+    for _ in range(200 * n):
+        if len(out) == n:
+            return list(out)
+        chosen = rng.sample(objects, rng.choices(counts, count_weights)[0])
+        if seen_together(frozenset(chosen), training_sets):
+            continue
+        feelings: list[str] = []
+        if rng.random() < P_EMOTION:
+            feelings.append(rng.choices(emotions, emotion_weights)[0])
+            if rng.random() < P_SECOND_EMOTION:
+                feelings.append(rng.choice([e for e in emotions if e not in feelings]))
+        out[vocab.format_labels(feelings + chosen)] = None
+    raise ValueError(f"found only {len(out)} of {n} unseen object combinations; ask for fewer")
+
+
+def write_general_split(
+    out: str | Path | None = None, *, n: int = GENERAL_SPLIT_SIZE, seed: int = GENERAL_SPLIT_SEED
+) -> Path:
+    """The generalisation split in the reference JSON format, with the offline composer's
+    comments as references (``data/text_data/comments_general.json`` by default)."""
+    from utils.composer import OfflineComposer
+    from utils.paths import TEXT_DATA
+    from utils.textdata import read_dataset, write_dataset
+
+    training = [labels for labels, _ in read_dataset(TEXT_DATA / "comments_train.json")]
+    label_strings = general_label_sets(n, training, seed)
+    composer = OfflineComposer(seed=seed)
+    pairs = [(labels, composer.compose(labels)) for labels in label_strings]
+    return write_dataset(pairs, out or TEXT_DATA / "comments_general.json")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        prog="python -m utils.labelsets",
+        description="write the generalisation split: label sets whose objects never occur together in training",
+    )
+    parser.add_argument("--out", type=Path, help="default: data/text_data/comments_general.json")
+    parser.add_argument("--n", type=int, default=GENERAL_SPLIT_SIZE)
+    parser.add_argument("--seed", type=int, default=GENERAL_SPLIT_SEED)
+    args = parser.parse_args()
+    from utils.paths import shown_path
+
+    print(shown_path(write_general_split(args.out, n=args.n, seed=args.seed)))

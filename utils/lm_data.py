@@ -122,6 +122,18 @@ def _gpt2_columns(batch: dict[str, list], tokenizer, data_format: int, max_lengt
     return {"input_ids": inputs, "labels": targets}
 
 
+def gpt2_rows(
+    label_strings: Sequence[str], comments: Sequence[str], tokenizer, data_format: int
+) -> list[dict]:
+    """GPT-2 rows (as in training) for a few pairs, in memory: for scoring candidates."""
+    columns = _gpt2_columns(
+        {"labels_text": list(label_strings), "comment": list(comments)}, tokenizer, data_format, 96
+    )
+    return [
+        {"input_ids": i, "labels": t} for i, t in zip(columns["input_ids"], columns["labels"], strict=True)
+    ]
+
+
 def default_cache_dir() -> Path:
     """Where encoded datasets are kept: the 🤗 datasets cache (``HF_DATASETS_CACHE``)."""
     import datasets

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForSeq2SeqLM,
+    AutoTokenizer,
+    LogitsProcessor,
+    LogitsProcessorList,
+)
 from transformers.utils import logging as hf_logging
 
-from utils.lm_data import prompt_for
+from utils.lm_data import IGNORE_INDEX, gpt2_rows, make_collator, prompt_for
+from utils.lm_decoding import Decoding, candidate_order, get_decoding, object_labels, pick_best
 from utils.styles import Style, model_input
 
 MODEL_INFO_FILE = "sns_comment.json"
@@ -30,11 +38,72 @@ def model_dir_of(path: str | Path) -> Path:
     return path
 
 
+class LabelGuide(LogitsProcessor):
+    """Nudges greedy decoding towards the object labels a row has not named yet.
+
+    While labels are missing: the first token of each missing label gets ``bias`` added to its
+    logit and the end of sequence is held back; once a label's first token is out, its
+    remaining tokens are forced, so the label comes out whole. Rows are ``batch × beams``.
+    """
+
+    def __init__(
+        self,
+        tokenizer,
+        label_strings: Sequence[str],
+        *,
+        start: int,
+        word_prefix: str = "",
+        bias: float,
+        num_beams: int = 1,
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.objects = [object_labels(labels) for labels in label_strings]
+        self.pieces = {
+            o: tokenizer(word_prefix + o, add_special_tokens=False)["input_ids"]
+            for objs in self.objects
+            for o in objs
+        }
+        self.start = start
+        self.bias = bias
+        self.num_beams = num_beams
+
+    def _forced_next(self, generated: list[int], missing: list[str]) -> int | None:
+        for label in missing:
+            ids = self.pieces[label]
+            for done in range(len(ids) - 1, 0, -1):
+                if generated[-done:] == ids[:done]:
+                    return ids[done]
+        return None
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
+        scores = scores.clone()
+        for row in range(input_ids.shape[0]):
+            objects = self.objects[row // self.num_beams]
+            if not objects:
+                continue
+            generated = input_ids[row, self.start :].tolist()
+            text = self.tokenizer.decode(generated, skip_special_tokens=True)
+            missing = [o for o in objects if o not in text]
+            if not missing:
+                continue
+            forced = self._forced_next(generated, missing)
+            if forced is not None:
+                scores[row] = -float("inf")
+                scores[row, forced] = 0.0
+                continue
+            if self.tokenizer.eos_token_id is not None:
+                scores[row, self.tokenizer.eos_token_id] = -float("inf")
+            for label in missing:
+                scores[row, self.pieces[label][0]] += self.bias
+        return scores
+
+
 class CommentGenerator:
     """Label strings → comments with a trained model folder (as ``utils.lm.train`` saves it).
 
-    T5 decodes greedily (or with ``num_beams``), as the reference did; GPT-2 samples with the
-    reference's top-k 50 / top-p 0.95, and the prompt is stripped from what it returns.
+    Both families decode the same named ways (``utils.lm_decoding``): the reference decoded T5
+    greedily and sampled GPT-2 (``"greedy"`` and ``"sample"``); the default re-ranks n-best
+    candidates so that every object is named. GPT-2's prompt is stripped from what it returns.
     """
 
     def __init__(self, model, tokenizer, *, family: str, data_format: int | None, name: str) -> None:
@@ -70,49 +139,120 @@ class CommentGenerator:
         self,
         label_strings: Sequence[str],
         *,
+        decoding: str | Decoding | None = None,
         seed: int = 0,
         batch_size: int = 16,
         max_new_tokens: int = 64,
-        num_beams: int = 1,
         style: str | Style | None = None,
         **overrides,
     ) -> list[str]:
-        """One comment per label string; ``style`` goes in front of the labels as the model-input
-        prefix (None: the inputs as given)."""
+        """One comment per label string. ``decoding``: a name in ``DECODINGS`` or a ``Decoding``
+        (default ``DEFAULT_DECODING``, what the pipeline uses); keyword ``overrides`` change its
+        fields (``num_beams=4``, ``do_sample=True``) or go to ``model.generate`` as they are.
+        ``style`` goes in front of the labels as the model-input prefix (None: the inputs as given)."""
         label_strings = [model_input(labels, style) for labels in label_strings]
+        chosen, extra = get_decoding(decoding).with_overrides(overrides)
         torch.manual_seed(seed)
         out: list[str] = []
         for start in range(0, len(label_strings), batch_size):
             batch = list(label_strings[start : start + batch_size])
-            if self.family == "t5":
-                out += self._generate_t5(batch, max_new_tokens, num_beams, overrides)
+            if not chosen.reranks:
+                out += self._decode(batch, chosen.generate_kwargs() | extra, max_new_tokens)
             else:
-                out += self._generate_gpt2(batch, max_new_tokens, overrides)
+                out += self._rerank(batch, chosen, extra, max_new_tokens)
         return out
 
-    def _generate_t5(
-        self, batch: list[str], max_new_tokens: int, num_beams: int, overrides: dict
-    ) -> list[str]:
-        enc = self.tokenizer(batch, return_tensors="pt", padding=True).to(self.device)
-        settings = {"do_sample": False, "num_beams": num_beams, **overrides}
-        ids = self.model.generate(**enc, max_new_tokens=max_new_tokens, **settings)
-        return [text.strip() for text in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
+    def candidates(
+        self, label_strings: Sequence[str], decoding: Decoding, max_new_tokens: int = 64, **extra
+    ) -> list[list[str]]:
+        """``decoding.candidates`` comments per label string (beams or samples), plus the
+        label-guided one when ``decoding.guided``, duplicates removed, in the model's order."""
+        per_input = decoding.candidates
+        flat = self._decode(list(label_strings), decoding.generate_kwargs() | extra, max_new_tokens)
+        grouped = [flat[i * per_input : (i + 1) * per_input] for i in range(len(label_strings))]
+        if decoding.guided:
+            guided = self._decode(
+                list(label_strings), decoding.guided_kwargs(), max_new_tokens, guide=decoding.guide_bias
+            )
+            grouped = [group + [g] for group, g in zip(grouped, guided, strict=True)]
+        return [list(dict.fromkeys(group)) for group in grouped]
 
-    def _generate_gpt2(self, batch: list[str], max_new_tokens: int, overrides: dict) -> list[str]:
-        self.tokenizer.padding_side = "left"  # generation continues from the right end
-        prompts = [prompt_for(labels, self.data_format) for labels in batch]
-        enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(
-            self.device
+    def _rerank(self, batch: list[str], decoding: Decoding, extra: dict, max_new_tokens: int) -> list[str]:
+        pools = self.candidates(batch, replace(decoding, guided=False), max_new_tokens, **extra)
+        flat_scores = self.score(
+            [lab for lab, pool in zip(batch, pools, strict=True) for _ in pool], sum(pools, [])
         )
-        settings = {"do_sample": True, "top_k": 50, "top_p": 0.95, **overrides}
-        ids = self.model.generate(
-            **enc,
-            max_new_tokens=max_new_tokens,
-            pad_token_id=self.tokenizer.pad_token_id,
-            eos_token_id=self.tokenizer.eos_token_id,
-            **settings,
-        )
-        new_tokens = ids[:, enc["input_ids"].shape[1] :]
-        texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        best: list[tuple[str, float]] = []
+        for labels, pool in zip(batch, pools, strict=True):
+            scores, flat_scores = flat_scores[: len(pool)], flat_scores[len(pool) :]
+            pick = pick_best(pool, labels, scores)
+            best.append((pool[pick], scores[pick]))
+        # Only inputs whose n-best still leaves out an object pay for the guided candidate.
+        lacking = [
+            i for i, (comment, _) in enumerate(best) if candidate_order(comment, batch[i], 0.0)[1] > -1
+        ]
+        if decoding.guided and lacking:
+            labels = [batch[i] for i in lacking]
+            guided = self._decode(labels, decoding.guided_kwargs(), max_new_tokens, guide=decoding.guide_bias)
+            for i, comment, score in zip(lacking, guided, self.score(labels, guided), strict=True):
+                if pick_best([best[i][0], comment], batch[i], [best[i][1], score]) == 1:
+                    best[i] = (comment, score)
+        return [comment for comment, _ in best]
+
+    def _decode(
+        self, batch: list[str], kwargs: dict, max_new_tokens: int, guide: float | None = None
+    ) -> list[str]:
+        """Comments for a batch; ``guide``: the bias of a ``LabelGuide`` (None: no guide)."""
+        if self.family == "t5":
+            enc = self.tokenizer(batch, return_tensors="pt", padding=True).to(self.device)
+            start, prefix = 1, ""  # the decoder starts with its start token; labels are whole words
+        else:
+            self.tokenizer.padding_side = "left"  # generation continues from the right end
+            prompts = [prompt_for(labels, self.data_format) for labels in batch]
+            enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+            enc = enc.to(self.device)
+            start, prefix = enc["input_ids"].shape[1], " "
+            kwargs = {
+                "pad_token_id": self.tokenizer.pad_token_id,
+                "eos_token_id": self.tokenizer.eos_token_id,
+            } | kwargs
+        if guide is not None:
+            processor = LabelGuide(
+                self.tokenizer,
+                batch,
+                start=start,
+                word_prefix=prefix,
+                bias=guide,
+                num_beams=kwargs.get("num_beams", 1),
+            )
+            kwargs = kwargs | {"logits_processor": LogitsProcessorList([processor])}
+        ids = self.model.generate(**enc, max_new_tokens=max_new_tokens, **kwargs)
+        if self.family == "t5":
+            return [text.strip() for text in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
+        texts = self.tokenizer.batch_decode(ids[:, start:], skip_special_tokens=True)
         # A comment is one line; anything after a newline is the model starting another example.
         return [text.strip().split("\n")[0].strip() for text in texts]
+
+    @torch.inference_mode()
+    def score(self, label_strings: Sequence[str], comments: Sequence[str]) -> list[float]:
+        """Mean log-probability per token of each comment (and its end) given its labels: the
+        model's own length-normalised score, for candidates however they were produced."""
+        if self.family == "t5":
+            enc = self.tokenizer(list(label_strings), return_tensors="pt", padding=True).to(self.device)
+            target = self.tokenizer(list(comments), return_tensors="pt", padding=True).to(self.device)
+            labels = target["input_ids"].masked_fill(target["attention_mask"] == 0, IGNORE_INDEX)
+            logits = self.model(**enc, labels=labels).logits
+        else:
+            rows = gpt2_rows(label_strings, comments, self.tokenizer, self.data_format)
+            self.tokenizer.padding_side = "right"
+            batch = make_collator(self.tokenizer)(rows).to(self.device)
+            logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            logits, labels = logits[:, :-1], batch["labels"][:, 1:]
+        mask = labels != IGNORE_INDEX
+        picked = (
+            torch.log_softmax(logits.float(), dim=-1)
+            .gather(-1, labels.clamp(min=0).unsqueeze(-1))
+            .squeeze(-1)
+        )
+        totals = (picked * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+        return totals.tolist()

@@ -81,7 +81,9 @@ def evaluate_family(
             "peak_memory_mb": summary["peak_memory_mb"],
         }
     path = results_dir(family, profile=profile, base=work_dir) / "metrics.json"
-    payload = {"profile": profile, "examples": len(pairs), "runs": table}
+    # Other keys (the decoding comparison of ``python -m utils evaluate --record``) are kept.
+    kept = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    payload = {**kept, "profile": profile, "examples": len(pairs), "runs": table}
     path.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
     return table, outputs
 

@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from utils.labels import parse_labels, split_labels
+from utils.paths import shown_path
 from utils.textdata import count_emojis, has_question
 
 
@@ -156,52 +157,124 @@ def evaluate_comments(
 # --- python -m utils evaluate -----------------------------------------------------------------
 
 
+SPLITS = ("test", "general")
+RECORD_KEY = "decoding"  # where ``--record`` puts its scores in a metrics.json
+
+
+def evaluation_splits(names: Sequence[str], seed: int = 42) -> dict[str, list[tuple[str, str]]]:
+    """Named pair sets: ``test`` (the test half of comments_val.json, as training split it) and
+    ``general`` (comments_general.json: object combinations never seen in training)."""
+    from utils.paths import TEXT_DATA
+    from utils.textdata import read_dataset
+
+    out = {}
+    for name in names:
+        if name == "test":
+            from utils.lm import load_splits
+
+            out[name] = load_splits(None, None, seed=seed)["test"]
+        elif name == "general":
+            out[name] = read_dataset(TEXT_DATA / "comments_general.json")
+        else:
+            raise ValueError(f"unknown split {name!r}; expected one of {', '.join(SPLITS)}")
+    return out
+
+
 def evaluate_model(
-    model_dir: str | Path,
+    model_dir: str | Path | object,
     pairs: Sequence[tuple[str, str]],
     *,
+    decoding: str | object | None = None,
     seed: int = 0,
     batch_size: int = 32,
-    num_beams: int = 1,
 ) -> tuple[dict[str, float], list[str]]:
-    """Generate a comment for every pair's labels with a trained model and score it."""
+    """Generate a comment for every pair's labels with a trained model (a folder, or a loaded
+    ``CommentGenerator``) and score it; ``decoding`` and ``ms_per_comment`` say how."""
+    import time
+
+    from utils.lm_decoding import get_decoding
     from utils.lm_generate import CommentGenerator
 
-    generator = CommentGenerator.from_pretrained(model_dir)
+    generator = (
+        model_dir if isinstance(model_dir, CommentGenerator) else CommentGenerator.from_pretrained(model_dir)
+    )
+    chosen = get_decoding(decoding)
     labels = [lab for lab, _ in pairs]
-    hypotheses = generator.generate(labels, seed=seed, batch_size=batch_size, num_beams=num_beams)
-    return evaluate_comments(hypotheses, [c for _, c in pairs], labels), hypotheses
+    start = time.perf_counter()
+    hypotheses = generator.generate(labels, decoding=chosen, seed=seed, batch_size=batch_size)
+    per_comment = 1000 * (time.perf_counter() - start) / max(len(labels), 1)
+    scores = evaluate_comments(hypotheses, [c for _, c in pairs], labels)
+    return {"decoding": chosen.name, **scores, "ms_per_comment": round(per_comment, 1)}, hypotheses
+
+
+def record_scores(path: str | Path, key: str, payload: dict) -> Path:
+    """Put ``payload`` under ``key`` in a metrics JSON file, keeping everything else in it."""
+    path = Path(path)
+    data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    data[key] = payload
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
 
 
 def add_evaluate_args(parser: argparse.ArgumentParser) -> None:
+    from utils.lm_decoding import add_decoding_args
+
     parser.add_argument("model", type=Path, help="a trained model folder, or a training run's folder")
+    parser.add_argument("--data", type=Path, help="pairs to score (instead of --split)")
     parser.add_argument(
-        "--data", type=Path, help="pairs to score (default: the test half of comments_val.json)"
+        "--split",
+        choices=SPLITS,
+        action="append",
+        help="test: the test half of comments_val.json (default); general: comments_general.json, "
+        "object combinations never seen in training. Repeatable.",
     )
     parser.add_argument("--limit", type=int, help="score only the first N pairs")
-    parser.add_argument("--beams", type=int, default=1, help="beam search width for T5 (1: greedy)")
+    add_decoding_args(parser, several=True)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print the scores as JSON")
+    parser.add_argument(
+        "--record",
+        type=Path,
+        help=f"also write the scores under {RECORD_KEY!r} in this metrics file (e.g. models/t5/metrics.json)",
+    )
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    """One split and one decoding print flat scores; several print them by split, then decoding."""
+    from utils.lm_decoding import decodings_from_args
+    from utils.lm_generate import CommentGenerator
     from utils.textdata import DatasetFormatError, read_dataset
 
     try:
-        if args.data is None:
-            from utils.lm import load_splits
-
-            pairs = load_splits(None, None, seed=42)["test"]
+        decodings = decodings_from_args(args)
+        if args.data is not None:
+            splits = {args.data.stem: read_dataset(args.data)}
         else:
-            pairs = read_dataset(args.data)
-        pairs = pairs[: args.limit] if args.limit else pairs
-        scores, _ = evaluate_model(args.model, pairs, seed=args.seed, num_beams=args.beams)
-    except (FileNotFoundError, DatasetFormatError) as e:
+            splits = evaluation_splits(args.split or ["test"])
+        generator = CommentGenerator.from_pretrained(args.model)
+        results: dict[str, dict] = {}
+        for split, pairs in splits.items():
+            pairs = pairs[: args.limit] if args.limit else pairs
+            results[split] = {
+                d.name: evaluate_model(generator, pairs, decoding=d, seed=args.seed)[0] for d in decodings
+            }
+    except (FileNotFoundError, DatasetFormatError, ValueError) as e:
         print(f"python -m utils evaluate: error: {e}", file=sys.stderr)
         return 2
+    (only_split,) = results if len(results) == 1 else (None,)
+    flat = only_split is not None and len(decodings) == 1
+    scores = next(iter(results[only_split].values())) if flat else results
+    if args.record:
+        payload = {"model": shown_path(args.model), "generator": generator.name, "splits": results}
+        record_scores(args.record, RECORD_KEY, payload)
     if args.json:
         print(json.dumps(scores, ensure_ascii=False, indent=1))
     else:
-        for key, value in scores.items():
-            print(f"{key:<24}{value}")
+        for split, by_decoding in results.items():
+            for name, values in by_decoding.items():
+                print(f"[{split} · {name}]")
+                for key, value in values.items():
+                    print(f"  {key:<24}{value}")
     return 0
