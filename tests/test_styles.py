@@ -8,12 +8,14 @@ from collections import Counter
 
 import pytest
 
+from utils import __main__ as cli
 from utils import lm
 from utils.composer import OfflineComposer
 from utils.labelsets import sample_label_sets
 from utils.lm_data import with_label_orders, with_rare_objects_repeated
 from utils.lm_generate import CommentGenerator
 from utils.phrases import load_bank, to_casual
+from utils.pipeline import CommentPipeline
 from utils.style_check import comment_tone, sentence_endings, speech_level, style_problems
 from utils.styles import (
     DEFAULT_STYLE,
@@ -344,3 +346,70 @@ def test_a_model_trains_on_a_style_mixed_dataset_and_takes_a_style(name, tmp_pat
     assert generator.tokenizer.decode(ids).strip() == prefixed
     comments = generator.generate(["기쁨, 안경", "나무"], style="반말,유쾌한", max_new_tokens=8)
     assert len(comments) == 2 and all(isinstance(c, str) for c in comments)
+
+
+# --- interfaces -----------------------------------------------------------------------------
+
+
+class PoliteModel:
+    """Stands in for a text model trained before styles: it always writes the default style."""
+
+    name = "t5:polite"
+
+    def __init__(self) -> None:
+        self.styles: list = []
+
+    def generate(self, label_strings, *, style=None, **_):
+        self.styles.append(style)
+        return [f"{labels.split(', ')[-1]}가 정말 잘 어울려요! 😊" for labels in label_strings]
+
+
+@pytest.fixture
+def polite_pipeline():
+    pipeline = CommentPipeline(offline=True, load_vision=False, style="반말,유쾌한")
+    pipeline.generator, pipeline.comment_model = PoliteModel(), "t5:polite (test)"
+    return pipeline
+
+
+def test_a_model_comment_in_the_wrong_style_falls_back_to_the_composer_in_that_style(polite_pipeline):
+    comments, writers = polite_pipeline.write_comments(["기쁨, 나무"])
+    assert polite_pipeline.generator.styles[0] == Style("반말", "유쾌한")
+    assert (
+        speech_level(comments[0]) == "반말"
+        and comment_tone(comments[0]) == "유쾌한"
+        and "나무" in comments[0]
+    )
+    assert writers[0].startswith(
+        "offline composer (반말 · 유쾌한; the text model's comments failed the checks: "
+    )
+    assert "speech level: expected 반말 (casual), found 존댓말 in '나무가 정말 잘 어울려요'" in writers[0]
+    # a per-call style wins over the pipeline's: the default style keeps the model's comment
+    comments, writers = polite_pipeline.write_comments(["기쁨, 나무"], style=DEFAULT_STYLE)
+    assert comments == ["나무가 정말 잘 어울려요! 😊"] and writers == ["t5:polite (test)"]
+    (result,) = polite_pipeline.comment_on_labels(["기쁨, 나무"], style="존댓말,차분한")
+    assert speech_level(result.comment) == "존댓말" and comment_tone(result.comment) == "차분한"
+
+
+def test_the_comment_command_lists_styles_and_rejects_an_unknown_one(capsys):
+    assert cli.main(["comment", "--list-styles"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert len(listing) == 8 and listing[5].startswith("반말,유쾌한") and "casual, playful" in listing[5]
+    assert cli.main(["comment", "--labels", "기쁨, 안경", "--style", "반말,무뚝뚝한"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "unknown style '반말,무뚝뚝한' (at '무뚝뚝한')" in err
+        and "known tones: 다정한 (warm), 유쾌한 (playful)" in err
+    )
+
+
+def test_the_comment_command_writes_a_casual_comment_naming_the_objects(capsys):
+    assert (
+        cli.main(["comment", "--labels", "기쁨, 안경, 나무", "--style", "반말", "--json", "--offline"]) == 0
+    )
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    comment = row["comment"]
+    assert "안경" in comment and "나무" in comment
+    assert (
+        speech_level(comment) == "반말" and validate_comment(comment, "기쁨, 안경, 나무", style="반말") == []
+    )
+    assert "반말 · 다정한" in row["models"]["comment"]  # the writer says which style it wrote

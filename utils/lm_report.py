@@ -102,7 +102,9 @@ def samples_table(pairs: Sequence[Pair], outputs: dict[str, list[str]], count: i
 
 def comparison_generators(profile: str, work_dir: str | Path | None = None) -> dict[str, CommentGenerator]:
     """The pipeline's T5 and a GPT-2 run for side-by-side comments: the GPT-2 run with the best
-    val loss among those trained in this profile (in ``smoke``, one is trained in seconds)."""
+    val loss among those trained in this profile. In ``smoke`` one is trained in seconds; in the
+    larger profiles a missing GPT-2 run is left out with a note (training one takes many minutes:
+    notebook 3_lm_gpt2 or ``python -m utils train kogpt2_0 --profile cpu``)."""
     from utils.pipeline import resolve_comment_model
 
     t5_dir = resolve_comment_model()
@@ -116,6 +118,9 @@ def comparison_generators(profile: str, work_dir: str | Path | None = None) -> d
         summary = results_dir("gpt2", name, profile=profile, base=work_dir) / "run.json"
         if summary.exists() and (summary.parent / "best" / "config.json").exists():
             runs[name] = json.loads(summary.read_text(encoding="utf-8"))["best_val_loss"]
+    if not runs and profile != "smoke":
+        print(f"no trained GPT-2 run with weights in the {profile} profile: comparing T5 only")
+        return generators
     best = min(runs, key=runs.get) if runs else "kogpt2_0"
     train_or_load(best, profile, work_dir)
     generators[f"GPT-2 ({best})"] = CommentGenerator.from_pretrained(run_dir(best, profile, work_dir))

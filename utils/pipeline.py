@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from utils import labels as label_vocab
 from utils.paths import MODELS, shown_path
+from utils.styles import DEFAULT_STYLE, Style, parse_style, style_list_text
 from utils.textdata import validate_comment
 
 REGENERATIONS = 3  # sampled retries for a text-model comment that fails validate_comment
@@ -137,10 +138,12 @@ class CommentPipeline:
         seed: int = 0,
         batch_size: int = 8,
         load_vision: bool = True,
+        style: str | Style | None = None,
     ) -> None:
         self.offline = (not is_online()) if offline is None else offline
         self.seed = seed
         self.batch_size = batch_size
+        self.style = parse_style(style)  # every call's style unless the call names another
         self.detectors: list = []
         if load_vision:
             from utils import vision
@@ -164,7 +167,11 @@ class CommentPipeline:
         return {"detectors": [d.name for d in self.detectors], "comment": self.comment_model}
 
     def write_comments(
-        self, label_strings: Sequence[str], *, seed: int | None = None
+        self,
+        label_strings: Sequence[str],
+        *,
+        seed: int | None = None,
+        style: str | Style | None = None,
     ) -> tuple[list[str], list[str]]:
         """Comments for label strings, generated in batches, and the name of what wrote each.
 
@@ -173,20 +180,27 @@ class CommentPipeline:
         and if none passes, the offline composer writes that one; the name says so.
         ``seed`` other than the pipeline's asks for another comment for the same labels (the
         text model samples instead of decoding greedily; the composer picks other phrases).
+        ``style`` (default: the pipeline's) is checked too: a model not trained on styles writes
+        the default style, so its comment in another style falls back to the composer, which
+        writes every style; the writer's name says so.
         """
         labels = list(label_strings)
         if not labels:
             return [], []
         resample = seed is not None and seed != self.seed
         seed = self.seed if seed is None else seed
+        style = self.style if style is None else parse_style(style)
+        writer = self.comment_model if style == DEFAULT_STYLE else f"{self.comment_model}; style {style.ko}"
         if hasattr(self.generator, "compose_many"):
             keys = [f"{seed}|{i}" for i in range(len(labels))] if resample else None
-            return self.generator.compose_many(labels, keys), [self.comment_model] * len(labels)
-        sampling = {"do_sample": True} if resample else {}
+            return self.generator.compose_many(labels, keys, style), [writer] * len(labels)
+        sampling = ({"do_sample": True} if resample else {}) | {"style": style}
         comments = self.generator.generate(labels, seed=seed, batch_size=self.batch_size, **sampling)
-        writers = [self.comment_model] * len(labels)
+        writers = [writer] * len(labels)
         failing = [
-            i for i, (c, lab) in enumerate(zip(comments, labels, strict=True)) if validate_comment(c, lab)
+            i
+            for i, (c, lab) in enumerate(zip(comments, labels, strict=True))
+            if validate_comment(c, lab, style=style)
         ]
         for attempt in range(1, REGENERATIONS + 1):
             if not failing:
@@ -196,30 +210,33 @@ class CommentPipeline:
                 seed=seed + attempt,
                 batch_size=self.batch_size,
                 do_sample=True,
+                style=style,
             )
             for i, comment in zip(failing, retry, strict=True):
-                if not validate_comment(comment, labels[i]):
+                if not validate_comment(comment, labels[i], style=style):
                     comments[i] = comment
-            failing = [i for i in failing if validate_comment(comments[i], labels[i])]
+            failing = [i for i in failing if validate_comment(comments[i], labels[i], style=style)]
         if failing:
             from utils.composer import OfflineComposer
 
             composer = OfflineComposer(seed=seed)
             for i in failing:
-                problems = ", ".join(validate_comment(comments[i], labels[i]))
-                comments[i] = composer.compose(labels[i])
-                writers[i] = f"offline composer (the text model's comments failed the checks: {problems})"
+                problems = ", ".join(validate_comment(comments[i], labels[i], style=style))
+                comments[i] = composer.compose(labels[i], style=style)
+                writers[i] = (
+                    f"offline composer ({style.ko}; the text model's comments failed the checks: {problems})"
+                )
         return comments, writers
 
-    def comment_without_labels(self) -> str:
+    def comment_without_labels(self, style: str | Style | None = None) -> str:
         """A photo in which nothing was recognised still gets a kind, general comment: the
         composer's no-emotion phrases (a text model trained on labels has no input to read)."""
         from utils.datagen import OfflineComposer
 
-        return OfflineComposer(seed=self.seed).compose("")
+        return OfflineComposer(seed=self.seed).compose("", style=self.style if style is None else style)
 
     def comment_on_labels(
-        self, label_strings: Sequence[str], *, seed: int | None = None
+        self, label_strings: Sequence[str], *, seed: int | None = None, style: str | Style | None = None
     ) -> list[PhotoResult]:
         """Skip vision: label strings → comments. Unknown labels are kept as written (the text
         model sees them as words); an empty label string is an error for that item. ``seed``: as
@@ -235,7 +252,7 @@ class CommentPipeline:
             result.models = self.model_names | {"detectors": []}
             todo.append(result)
         start = time.perf_counter()
-        comments, writers = self.write_comments([r.labels for r in todo], seed=seed)
+        comments, writers = self.write_comments([r.labels for r in todo], seed=seed, style=style)
         per_item = (time.perf_counter() - start) / max(len(todo), 1)
         for result, comment, writer in zip(todo, comments, writers, strict=True):
             result.comment = comment
@@ -249,6 +266,7 @@ class CommentPipeline:
         *,
         out_dir: str | Path | None = None,
         progress: bool = True,
+        style: str | Style | None = None,
     ) -> list[PhotoResult]:
         """Photos, a folder, or a list of either → one result per photo, in order. A photo that
         cannot be read gets a result with ``error`` set; the others are processed. Detector and
@@ -260,7 +278,7 @@ class CommentPipeline:
         results = [PhotoResult(source=src, error=why) for src, why in problems]
         bar = tqdm(total=len(paths), desc="photos", unit="photo", disable=not progress or len(paths) < 2)
         for batch in _chunks(paths, self.batch_size):
-            results.extend(self._run_batch(batch, vision, out_dir))
+            results.extend(self._run_batch(batch, vision, out_dir, style))
             bar.update(len(batch))
         bar.close()
         return results
@@ -272,7 +290,9 @@ class CommentPipeline:
 
         return self._run_batch(paths, vision, out_dir)
 
-    def _run_batch(self, paths: Sequence[Path], vision, out_dir: str | Path | None) -> list[PhotoResult]:
+    def _run_batch(
+        self, paths: Sequence[Path], vision, out_dir: str | Path | None, style: str | Style | None = None
+    ) -> list[PhotoResult]:
         results = [PhotoResult(source=str(p)) for p in paths]
         loaded: list[tuple[PhotoResult, object]] = []
         for result, path in zip(results, paths, strict=True):
@@ -300,7 +320,7 @@ class CommentPipeline:
             result.models = self.model_names
         with_labels = [r for r, _ in loaded if r.labels]
         start = time.perf_counter()
-        comments, writers = self.write_comments([r.labels for r in with_labels])
+        comments, writers = self.write_comments([r.labels for r in with_labels], style=style)
         generate_time = (time.perf_counter() - start) / max(len(with_labels), 1)
         for result, comment, writer in zip(with_labels, comments, writers, strict=True):
             result.comment = comment
@@ -308,7 +328,7 @@ class CommentPipeline:
             result.timings["generate"] = generate_time
         for result, _ in loaded:
             if not result.labels:
-                result.comment = self.comment_without_labels()
+                result.comment = self.comment_without_labels(style=style)
                 result.models = {
                     **result.models,
                     "comment": "offline composer (nothing recognised in the photo)",
@@ -358,6 +378,10 @@ def add_comment_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument(
+        "--style", help="comment style, e.g. 반말,유쾌한 or casual,playful (default: 존댓말,다정한)"
+    )
+    parser.add_argument("--list-styles", action="store_true", help="list the comment styles and exit")
+    parser.add_argument(
         "--demo",
         action="store_true",
         help="run on photos that ship with installed packages (bus.jpg, zidane.jpg, grace_hopper.jpg)",
@@ -391,6 +415,14 @@ def _print_result(result: PhotoResult, as_json: bool) -> None:
 
 
 def run_comment(args: argparse.Namespace) -> int:
+    if args.list_styles:
+        print(style_list_text())
+        return 0
+    try:
+        style = parse_style(args.style)
+    except ValueError as e:
+        print(f"python -m utils comment: error: {e}", file=sys.stderr)
+        return 2
     photos = list(args.photos) + (sample_photos() if args.demo else [])
     if not photos and not args.labels:
         print("python -m utils comment: error: give photos, a folder, --labels or --demo", file=sys.stderr)
@@ -412,6 +444,7 @@ def run_comment(args: argparse.Namespace) -> int:
             offline=True if args.offline else None,
             seed=args.seed,
             batch_size=args.batch_size,
+            style=style,
             load_vision=bool(photos),
         )
     except FileNotFoundError as e:

@@ -128,8 +128,9 @@ def comment_tone(text: str) -> str | None:
 
 
 def style_problems(comment: str, style: str | Style) -> list[str]:
-    """What breaks ``style`` in a comment: sentences of the other speech level, and a tone that
-    reads as another tone (a comment with no telling words passes the tone check)."""
+    """What breaks ``style`` in a comment: sentences of the other speech level, a tone that reads
+    as another tone, and for a tone other than the default (warm, the unmarked voice) no sign of
+    that tone at all."""
     style = parse_style(style)
     problems = []
     wrong = [e for e in sentence_endings(comment) if e.level != style.level]
@@ -139,6 +140,9 @@ def style_problems(comment: str, style: str | Style) -> list[str]:
             f"speech level: expected {style.level} ({LEVELS[style.level]}), found {wrong[0].level} in {shown}"
         )
     tone = comment_tone(comment)
+    expected = f"tone: expected {style.tone} ({TONES[style.tone]})"
     if tone is not None and tone != style.tone:
-        problems.append(f"tone: expected {style.tone} ({TONES[style.tone]}), reads as {tone} ({TONES[tone]})")
+        problems.append(f"{expected}, reads as {tone} ({TONES[tone]})")
+    elif tone is None and style.tone != DEFAULT_STYLE.tone:
+        problems.append(f"{expected}, but nothing in it has that tone")
     return problems
