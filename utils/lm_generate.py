@@ -38,6 +38,12 @@ def model_dir_of(path: str | Path) -> Path:
     return path
 
 
+def _one_spaced(text: str) -> str:
+    """Runs of spaces collapsed: a word the label guide starts right after a space token would
+    otherwise leave two."""
+    return " ".join(text.split())
+
+
 class LabelGuide(LogitsProcessor):
     """Nudges greedy decoding towards the object labels a row has not named yet.
 
@@ -228,10 +234,10 @@ class CommentGenerator:
             kwargs = kwargs | {"logits_processor": LogitsProcessorList([processor])}
         ids = self.model.generate(**enc, max_new_tokens=max_new_tokens, **kwargs)
         if self.family == "t5":
-            return [text.strip() for text in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
+            return [_one_spaced(text) for text in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
         texts = self.tokenizer.batch_decode(ids[:, start:], skip_special_tokens=True)
         # A comment is one line; anything after a newline is the model starting another example.
-        return [text.strip().split("\n")[0].strip() for text in texts]
+        return [_one_spaced(text.strip().split("\n")[0]) for text in texts]
 
     @torch.inference_mode()
     def score(self, label_strings: Sequence[str], comments: Sequence[str]) -> list[float]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from utils import labels as label_vocab
+from utils.lm_decoding import add_decoding_args, decodings_from_args
 from utils.paths import MODELS, shown_path
 from utils.styles import DEFAULT_STYLE, Style, parse_style, style_list_text
 from utils.textdata import validate_comment
@@ -138,11 +139,13 @@ class CommentPipeline:
         seed: int = 0,
         batch_size: int = 8,
         load_vision: bool = True,
+        decoding: str | object | None = None,
         style: str | Style | None = None,
     ) -> None:
         self.offline = (not is_online()) if offline is None else offline
         self.seed = seed
         self.batch_size = batch_size
+        self.decoding = decoding  # a name in utils.lm_decoding.DECODINGS or a Decoding; None: its default
         self.style = parse_style(style)  # every call's style unless the call names another
         self.detectors: list = []
         if load_vision:
@@ -195,7 +198,9 @@ class CommentPipeline:
             keys = [f"{seed}|{i}" for i in range(len(labels))] if resample else None
             return self.generator.compose_many(labels, keys, style), [writer] * len(labels)
         sampling = ({"do_sample": True} if resample else {}) | {"style": style}
-        comments = self.generator.generate(labels, seed=seed, batch_size=self.batch_size, **sampling)
+        comments = self.generator.generate(
+            labels, seed=seed, batch_size=self.batch_size, decoding=self.decoding, **sampling
+        )
         writers = [writer] * len(labels)
         failing = [
             i
@@ -209,6 +214,7 @@ class CommentPipeline:
                 [labels[i] for i in failing],
                 seed=seed + attempt,
                 batch_size=self.batch_size,
+                decoding=self.decoding,
                 do_sample=True,
                 style=style,
             )
@@ -377,6 +383,7 @@ def add_comment_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=8)
+    add_decoding_args(parser)
     parser.add_argument(
         "--style", help="comment style, e.g. 반말,유쾌한 or casual,playful (default: 존댓말,다정한)"
     )
@@ -444,6 +451,7 @@ def run_comment(args: argparse.Namespace) -> int:
             offline=True if args.offline else None,
             seed=args.seed,
             batch_size=args.batch_size,
+            decoding=decodings_from_args(args)[0],
             style=style,
             load_vision=bool(photos),
         )
