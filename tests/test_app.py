@@ -19,6 +19,7 @@ from tests.app_server import bad_files, running_app
 from utils.app import DISPLAY_SIDE, serve
 from utils.photos import MAX_SIDE
 from utils.pipeline import CommentPipeline, demo_photos, sample_photos
+from utils.styles import DEFAULT_STYLE, parse_style
 from utils.textdata import has_hangul, validate_comment
 
 
@@ -114,6 +115,16 @@ def test_edited_labels_get_a_comment_and_another_comment_differs(client):
         seen.add(again)
         comment = again
     assert len(seen) >= 2
+
+
+def test_a_chosen_style_writes_the_comment_in_that_style(client):
+    casual = parse_style("반말,유쾌한")
+    labels, comment, details, _ = client.predict("기쁨, 나무", casual.key, api_name="/comment_on_labels")
+    assert not validate_comment(comment, labels, style=casual)
+    assert validate_comment(comment, labels, style=DEFAULT_STYLE)  # not polite: the default fails it
+    assert casual.ko in details  # the writer names the style
+    _, again, _, _ = client.predict(labels, comment, casual.key, api_name="/another_comment")
+    assert again != comment and not validate_comment(again, labels, style=casual)
 
 
 def test_unknown_and_empty_labels_are_explained(client):

@@ -17,7 +17,8 @@ from playwright.sync_api import Page, expect, sync_playwright
 from tests.app_server import bad_files, running_app
 from utils.paths import MODELS, ROOT
 from utils.pipeline import demo_photos
-from utils.textdata import has_hangul
+from utils.styles import parse_style
+from utils.textdata import has_hangul, validate_comment
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -31,6 +32,7 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOT = MODELS / "pipeline" / "app_screenshot.png"
 SCREENSHOT_LIMIT = 300_000  # bytes; the README shows it
+CASUAL = parse_style("반말,유쾌한")
 WAIT_MS = 60_000  # the first photo also warms the detectors up
 
 
@@ -113,7 +115,7 @@ def test_a_broken_upload_shows_its_message_and_the_page_keeps_working(visit, tmp
     assert outside == []
 
 
-def test_edited_labels_get_their_comment_and_another_comment_differs(visit):
+def test_edited_labels_get_their_comment_and_another_comment_and_style_differ(visit):
     page, _ = visit
     page.locator("#labels textarea").fill("기쁨, 안경, 나무")
     page.locator("#labels textarea").press("Enter")
@@ -125,6 +127,12 @@ def test_edited_labels_get_their_comment_and_another_comment_differs(visit):
     again = value(page, "comment")
     assert has_hangul(again) and "안경" in again and "나무" in again
     assert value(page, "labels") == "기쁨, 안경, 나무"
+
+    page.locator("#style input").click()  # another style rewrites the comment for the same labels
+    page.get_by_role("option", name=str(CASUAL)).click()
+    expect(page.locator("#comment textarea")).not_to_have_value(again, timeout=WAIT_MS)
+    assert not validate_comment(value(page, "comment"), "기쁨, 안경, 나무", style=CASUAL)
+    expect(page.locator("#details")).to_contain_text(CASUAL.ko)  # the writer names the style
 
 
 def test_the_readme_screenshot_is_committed_and_small():

@@ -34,6 +34,7 @@ from utils import labels as label_vocab
 from utils.photos import MAX_SIDE, open_image
 from utils.pipeline import CommentPipeline, PhotoResult, is_known_label, sample_photos
 from utils.plots import korean_font_path
+from utils.styles import all_styles
 
 DEFAULT_PORT = 7860
 DISPLAY_SIDE = 1600  # the annotated photo is shown at most this big; the page needs no more
@@ -50,11 +51,12 @@ FONT_CSS = """
 
 INTRO = """# SNS 사진 댓글 (SNS photo comment)
 사진을 끌어 놓거나 올리거나 붙여넣으면(예시 사진을 눌러도 됩니다) 표정과 사물을 찾아 라벨을 붙이고,
-어울리는 짧은 한국어 댓글을 씁니다. 라벨을 고친 뒤 Enter를 누르면 그 라벨로 댓글을 다시 씁니다.
+어울리는 짧은 한국어 댓글을 씁니다. 라벨을 고친 뒤 Enter를 누르면 그 라벨로 댓글을 다시 쓰고, 말투를 고르면
+그 말투로 다시 씁니다.
 
 *Drop, upload or paste a photo (or click an example): the page finds emotions and objects, shows
 them as Korean labels and writes a short Korean comment. Edit the labels and press Enter to get
-a comment for your labels.*"""
+a comment for your labels; pick a style to have it rewritten in that style.*"""
 
 STAGE_NAMES = {
     "load": "읽기 load",
@@ -125,14 +127,14 @@ class CommentPage:
     def __init__(self, pipeline: CommentPipeline) -> None:
         self.pipeline = pipeline
 
-    def on_photo(self, upload: dict | None) -> tuple:
+    def on_photo(self, upload: dict | None, style: str | None = None) -> tuple:
         """An uploaded photo → (annotated photo, labels, comment, details, status, seed)."""
         if not upload:
             return None, "", "", "", "", self.pipeline.seed
         path = Path(upload["path"])
         name = upload.get("orig_name") or path.name
         with tempfile.TemporaryDirectory(prefix="sns-app-") as out_dir:
-            [result] = self.pipeline.run([path], out_dir=out_dir, progress=False)
+            [result] = self.pipeline.run([path], out_dir=out_dir, progress=False, style=style or None)
             if not result.ok:
                 problem = (result.error or "").replace(str(path), name)
                 return None, "", "", "", problem_message(problem), self.pipeline.seed
@@ -142,9 +144,9 @@ class CommentPage:
             status += " — 알아본 것이 없어 일반적인 댓글을 썼어요 (nothing recognised: a general comment)"
         return annotated, result.labels, result.comment, details_markdown(result), status, self.pipeline.seed
 
-    def on_labels(self, labels: str, seed: int | None = None) -> tuple:
+    def on_labels(self, labels: str, style: str | None = None, seed: int | None = None) -> tuple:
         """Edited labels → (labels as the pipeline reads them, comment, details, status, seed)."""
-        [result] = self.pipeline.comment_on_labels([labels or ""], seed=seed)
+        [result] = self.pipeline.comment_on_labels([labels or ""], seed=seed, style=style or None)
         seed = self.pipeline.seed if seed is None else seed
         if not result.ok:
             return labels, "", "", f"⚠️ **라벨이 비었어요 (no labels)** — {result.error}", seed
@@ -154,15 +156,21 @@ class CommentPage:
             status += f" — 모르는 라벨은 글자 그대로 썼어요 (unknown, kept as written): {', '.join(unknown)}"
         return result.labels, result.comment, details_markdown(result), status, seed
 
-    def on_another(self, labels: str, shown: str, seed: int | None) -> tuple:
+    def on_another(self, labels: str, shown: str, seed: int | None, style: str | None = None) -> tuple:
         """ "다시 쓰기": a comment for the same labels that differs from the one shown."""
         seed = self.pipeline.seed if seed is None else seed
-        answer = self.on_labels(labels, seed + 1)
+        answer = self.on_labels(labels, style, seed + 1)
         for next_seed in range(seed + 2, seed + 1 + ANOTHER_COMMENT_TRIES):
             if not answer[1] or answer[1] != shown:
                 break
-            answer = self.on_labels(labels, next_seed)
+            answer = self.on_labels(labels, style, next_seed)
         return answer
+
+    def on_style(self, labels: str, style: str) -> tuple:
+        """Another style rewrites the comment for the labels shown; with no labels yet, nothing changes."""
+        if not (labels or "").strip(" ,"):
+            return tuple(gr.skip() for _ in range(5))
+        return self.on_labels(labels, style)
 
 
 def _display_copy(annotated: Path) -> Image.Image:
@@ -215,6 +223,12 @@ def build_app(pipeline: CommentPipeline | None = None) -> gr.Blocks:
                     placeholder="기쁨, 안경, 나무",
                     elem_id="labels",
                 )
+                style = gr.Dropdown(
+                    [(str(s), s.key) for s in all_styles()],
+                    value=page.pipeline.style.key,
+                    label="말투 (comment style)",
+                    elem_id="style",
+                )
                 comment = gr.Textbox(label="댓글 (comment)", interactive=False, elem_id="comment")
                 with gr.Row():
                     label_button = gr.Button("라벨로 댓글 쓰기 (comment on labels)")
@@ -223,7 +237,7 @@ def build_app(pipeline: CommentPipeline | None = None) -> gr.Blocks:
                 details = gr.Markdown(elem_id="details")
         photo.change(
             page.on_photo,
-            inputs=[photo],
+            inputs=[photo, style],
             outputs=[annotated, labels, comment, details, status, seed],
             preprocess=False,  # bad files reach on_photo, which names the problem, instead of failing in Gradio
             api_name="comment_on_photo",
@@ -231,15 +245,21 @@ def build_app(pipeline: CommentPipeline | None = None) -> gr.Blocks:
         for trigger in (labels.submit, label_button.click):
             trigger(
                 page.on_labels,
-                inputs=[labels],
+                inputs=[labels, style],
                 outputs=[labels, comment, details, status, seed],
                 api_name="comment_on_labels" if trigger == labels.submit else False,
             )
         another.click(
             page.on_another,
-            inputs=[labels, comment, seed],
+            inputs=[labels, comment, seed, style],
             outputs=[labels, comment, details, status, seed],
             api_name="another_comment",
+        )
+        style.change(
+            page.on_style,
+            inputs=[labels, style],
+            outputs=[labels, comment, details, status, seed],
+            api_name=False,
         )
     demo.queue(default_concurrency_limit=1, max_size=32)
     return demo
