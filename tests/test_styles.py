@@ -14,6 +14,7 @@ from utils.composer import OfflineComposer
 from utils.labelsets import sample_label_sets
 from utils.lm_data import with_label_orders, with_rare_objects_repeated
 from utils.lm_generate import CommentGenerator
+from utils.metrics import evaluate_model, style_accuracy, styles_for_pairs
 from utils.phrases import load_bank, to_casual
 from utils.pipeline import CommentPipeline
 from utils.style_check import comment_tone, sentence_endings, speech_level, style_problems
@@ -413,3 +414,46 @@ def test_the_comment_command_writes_a_casual_comment_naming_the_objects(capsys):
         speech_level(comment) == "반말" and validate_comment(comment, "기쁨, 안경, 나무", style="반말") == []
     )
     assert "반말 · 다정한" in row["models"]["comment"]  # the writer says which style it wrote
+
+
+def test_style_accuracy_is_scored_overall_and_per_style():
+    comments = [
+        "안경이 잘 어울려요! 😊",
+        "안경 완전 대박이야 ㅋㅋ 😆",
+        "안경이 잘 어울려요! 😆",
+        "안경 최고! 🙂",
+    ]
+    styles = ["존댓말", "반말,유쾌한", "반말,유쾌한", "반말,차분한"]
+    assert style_accuracy(comments, styles) == {
+        "speech_level_acc": 0.5,
+        "tone_acc": 0.5,
+        "speech_level_acc/존댓말,다정한": 1.0,
+        "tone_acc/존댓말,다정한": 1.0,
+        "speech_level_acc/반말,유쾌한": 0.5,
+        "tone_acc/반말,유쾌한": 0.5,
+        "speech_level_acc/반말,차분한": 0.0,
+        "tone_acc/반말,차분한": 0.0,
+    }
+    with pytest.raises(ValueError, match="2 comments but 1 styles"):
+        style_accuracy(comments[:2], styles[:1])
+
+
+def test_evaluate_asks_the_model_for_each_style_and_scores_it(tmp_path):
+    class Echo(CommentGenerator):
+        """A model that writes a casual comment only when its input asks for 반말."""
+
+        def __init__(self) -> None:
+            self.name = "echo"
+
+        def generate(self, inputs, **_):
+            return ["나무 좋다! 🌳" if i.startswith("반말") else "나무가 좋아요! 🌳" for i in inputs]
+
+    pairs = [("기쁨, 나무", "나무가 좋아요! 🌳")] * 8
+    styles = styles_for_pairs(pairs, None, "존댓말=1; 반말=1", seed=0)
+    assert Counter(styles) == {DEFAULT_STYLE: 4, Style("반말", "다정한"): 4}
+    scores, comments = evaluate_model(Echo(), pairs, styles=styles)
+    assert scores["speech_level_acc"] == 1.0 and scores["speech_level_acc/반말,다정한"] == 1.0
+    assert comments.count("나무 좋다! 🌳") == 4
+    assert styles_for_pairs(pairs, None, None, seed=0) is None  # default-style data: no style scores
+    styled = [(model_input("나무", "반말"), "c")]
+    assert styles_for_pairs(styled, None, None, seed=0) == [Style("반말", "다정한")]

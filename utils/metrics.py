@@ -11,6 +11,16 @@ from pathlib import Path
 
 from utils.labels import parse_labels, split_labels
 from utils.paths import shown_path
+from utils.style_check import comment_tone, speech_level
+from utils.styles import (
+    DEFAULT_STYLE,
+    Style,
+    assign_styles,
+    model_input,
+    parse_style,
+    parse_style_mix,
+    split_model_input,
+)
 from utils.textdata import count_emojis, has_question
 
 
@@ -46,6 +56,31 @@ def comment_stats(comments: Sequence[str], labels: Sequence[str]) -> dict[str, f
         "distinct_2": distinct_n(comments, 2),
         "mean_length": sum(len(c) for c in comments) / n,
     }
+
+
+# --- style accuracy (utils.style_check: speech level from endings, tone from phrases/lexicon) ---
+
+
+def style_accuracy(comments: Sequence[str], styles: Sequence[str | Style]) -> dict[str, float]:
+    """Share of comments in the asked speech level and tone, overall and per style
+    (``speech_level_acc/반말,유쾌한``). A comment with no telling ending counts as wrong; for
+    the default tone (warm, the unmarked voice) a comment with no telling words counts as right."""
+    if len(comments) != len(styles):
+        raise ValueError(f"{len(comments)} comments but {len(styles)} styles")
+    asked = [parse_style(s) for s in styles]
+    level_ok = [speech_level(c) == s.level for c, s in zip(comments, asked, strict=True)]
+    tone_ok = [
+        comment_tone(c) in (s.tone, None if s.tone == DEFAULT_STYLE.tone else s.tone)
+        for c, s in zip(comments, asked, strict=True)
+    ]
+    scores: dict[str, float] = {}
+    for name, subset in [("", range(len(asked)))] + [
+        (f"/{style.key}", [i for i, s in enumerate(asked) if s == style]) for style in sorted(set(asked))
+    ]:
+        if subset:
+            scores[f"speech_level_acc{name}"] = sum(level_ok[i] for i in subset) / len(subset)
+            scores[f"tone_acc{name}"] = sum(tone_ok[i] for i in subset) / len(subset)
+    return scores
 
 
 # --- reference-compatible scores (reference §4: how its table was computed) -----------------
@@ -187,9 +222,11 @@ def evaluate_model(
     decoding: str | object | None = None,
     seed: int = 0,
     batch_size: int = 32,
+    styles: Sequence[str | Style] | None = None,
 ) -> tuple[dict[str, float], list[str]]:
     """Generate a comment for every pair's labels with a trained model (a folder, or a loaded
-    ``CommentGenerator``) and score it; ``decoding`` and ``ms_per_comment`` say how."""
+    ``CommentGenerator``) and score it; ``decoding`` and ``ms_per_comment`` say how. With
+    ``styles`` (one per pair) the model is asked for that style and the style accuracy is scored."""
     import time
 
     from utils.lm_decoding import get_decoding
@@ -200,10 +237,15 @@ def evaluate_model(
     )
     chosen = get_decoding(decoding)
     labels = [lab for lab, _ in pairs]
+    inputs = (
+        labels if styles is None else [model_input(lab, s) for lab, s in zip(labels, styles, strict=True)]
+    )
     start = time.perf_counter()
-    hypotheses = generator.generate(labels, decoding=chosen, seed=seed, batch_size=batch_size)
+    hypotheses = generator.generate(inputs, decoding=chosen, seed=seed, batch_size=batch_size)
     per_comment = 1000 * (time.perf_counter() - start) / max(len(labels), 1)
     scores = evaluate_comments(hypotheses, [c for _, c in pairs], labels)
+    if styles is not None:
+        scores |= {k: round(v, 4) for k, v in style_accuracy(hypotheses, styles).items()}
     return {"decoding": chosen.name, **scores, "ms_per_comment": round(per_comment, 1)}, hypotheses
 
 
@@ -233,12 +275,32 @@ def add_evaluate_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, help="score only the first N pairs")
     add_decoding_args(parser, several=True)
     parser.add_argument("--seed", type=int, default=0)
+    styles = parser.add_mutually_exclusive_group()
+    styles.add_argument("--style", help="ask for this style and score style accuracy, e.g. 반말,유쾌한")
+    styles.add_argument(
+        "--style-mix",
+        metavar="MIX",
+        help="styles for the pairs in proportions (seeded): 'all' or '반말=1; 존댓말=1'",
+    )
     parser.add_argument("--json", action="store_true", help="print the scores as JSON")
     parser.add_argument(
         "--record",
         type=Path,
         help=f"also write the scores under {RECORD_KEY!r} in this metrics file (e.g. models/t5/metrics.json)",
     )
+
+
+def styles_for_pairs(
+    pairs: Sequence[tuple[str, str]], style: str | None, mix: str | None, seed: int
+) -> list[Style] | None:
+    """One style per pair: ``--style`` for all, ``--style-mix`` in proportions, else the styles
+    of a styled dataset's rows; None for default-style data asked nothing (no style scores)."""
+    if mix:
+        return assign_styles(len(pairs), parse_style_mix(mix), seed=seed)
+    if style:
+        return [parse_style(style)] * len(pairs)
+    own = [split_model_input(source)[1] for source, _ in pairs]
+    return own if any(s != DEFAULT_STYLE for s in own) else None
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -257,8 +319,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
         results: dict[str, dict] = {}
         for split, pairs in splits.items():
             pairs = pairs[: args.limit] if args.limit else pairs
+            styles = styles_for_pairs(pairs, args.style, args.style_mix, args.seed)
             results[split] = {
-                d.name: evaluate_model(generator, pairs, decoding=d, seed=args.seed)[0] for d in decodings
+                d.name: evaluate_model(generator, pairs, decoding=d, seed=args.seed, styles=styles)[0]
+                for d in decodings
             }
     except (FileNotFoundError, DatasetFormatError, ValueError) as e:
         print(f"python -m utils evaluate: error: {e}", file=sys.stderr)
