@@ -22,6 +22,7 @@ from utils.photo_runs import (
     done_photos,
     merge_parts,
     part_path,
+    pin_local_gpu,
     run_folder,
     run_header,
     shard_of,
@@ -164,6 +165,33 @@ def test_merge_joins_parts_once_even_when_repeated(pipeline, tmp_path):
     assert [r["photo"] for r in rows_of(results)] == ["a.jpg", "b.jpg", "c.jpg"]
     assert not part_path(results, 0, 2).exists() and not part_path(results, 1, 2).exists()
     assert merge_parts(results, header) == 0 and done_photos(results, header) == {"a.jpg", "b.jpg", "c.jpg"}
+
+
+def test_a_row_without_its_photo_is_named_with_its_line(pipeline, tmp_path):
+    folder = tmp_path / "photos"
+    make_photos(folder, 1, nested_every=0)
+    results = tmp_path / "results.jsonl"
+    header = run_header(folder, recursive=False, pipeline=pipeline)
+    results.write_text(json.dumps(header) + '\n{"photo": "a.jpg"}\n{"comment": "좋아요"}\n', encoding="utf-8")
+    with pytest.raises(ResultsFileError, match=r"results.jsonl, line 3: not a photo row"):
+        run_folder(pipeline, folder, results, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"WORLD_SIZE": "2", "LOCAL_RANK": "1"}, "1"),  # torchrun rank 1 sees only GPU 1
+        ({"WORLD_SIZE": "2", "LOCAL_RANK": "1", "CUDA_VISIBLE_DEVICES": "3"}, "3"),  # the user's choice stays
+        ({"WORLD_SIZE": "1", "LOCAL_RANK": "0"}, None),  # one process: nothing changes
+    ],
+)
+def test_each_process_sees_its_own_gpu(monkeypatch, env, expected):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # so monkeypatch restores it afterwards, even if unset
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    pin_local_gpu()
+    assert os.environ.get("CUDA_VISIBLE_DEVICES") == expected
 
 
 @pytest.mark.parametrize(

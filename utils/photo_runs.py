@@ -112,7 +112,12 @@ def done_photos(path: Path, header: dict) -> set[str] | None:
         )
     if found.get("fingerprint") != header["fingerprint"]:
         raise ResultsFileError(_mismatch(path, found, header))
-    return {record["photo"] for _, record in lines}
+    done = set()
+    for number, record in lines:
+        if not isinstance(record, dict) or not isinstance(record.get("photo"), str):
+            raise ResultsFileError(f"{path}, line {number}: not a photo row (no 'photo' field)")
+        done.add(record["photo"])
+    return done
 
 
 def _mismatch(path: Path, found: dict, wanted: dict) -> str:
@@ -242,9 +247,18 @@ def merge_parts(results: str | Path, header: dict) -> int:
     return added
 
 
+def pin_local_gpu() -> None:
+    """Under torchrun / accelerate launch, let each process see only its own GPU (as cuda:0), so
+    every model it loads lands there (ultralytics and the text model both default to the first
+    GPU). Call it before anything starts CUDA; without several processes it does nothing."""
+    local_rank = os.environ.get("LOCAL_RANK")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and local_rank is not None:
+        os.environ.setdefault("CUDA_VISIBLE_DEVICES", local_rank)
+
+
 def distributed_rank() -> tuple[int, int]:
     """(rank, world size) of this process; joins the process group when launched by torchrun or
-    accelerate launch (gloo on CPUs, nccl on GPUs)."""
+    accelerate launch."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size == 1:
         return 0, 1
@@ -252,10 +266,11 @@ def distributed_rank() -> tuple[int, int]:
     import torch.distributed as dist
 
     if not dist.is_initialized():
-        cuda = torch.cuda.is_available()
-        if cuda:
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        dist.init_process_group("nccl" if cuda else "gloo", timeout=BARRIER_TIMEOUT)
+        # After pin_local_gpu each process sees one GPU; otherwise its local rank picks one.
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
+        # Only barriers pass between the processes: gloo does them whatever devices each one sees.
+        dist.init_process_group("gloo", timeout=BARRIER_TIMEOUT)
     return dist.get_rank(), dist.get_world_size()
 
 

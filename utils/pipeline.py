@@ -443,6 +443,10 @@ def run_comment(args: argparse.Namespace) -> int:
     if problem := _results_run_problem(args):
         print(f"python -m utils comment: error: {problem}", file=sys.stderr)
         return 2
+    if args.results is not None:
+        from utils.photo_runs import pin_local_gpu
+
+        pin_local_gpu()  # before any model starts CUDA
     try:
         pipeline = CommentPipeline(
             detector_weights=args.detector,
