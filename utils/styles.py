@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 # Korean name → English name, in the order they are listed.
@@ -157,7 +156,3 @@ def style_list_text() -> str:
         mark = "  (기본 default)" if style == DEFAULT_STYLE else ""
         lines.append(f"{style.key:<12} {style.ko} — {style.en}{mark}")
     return "\n".join(lines)
-
-
-def styles_of(items: Sequence[str | Style | None]) -> list[Style]:
-    return [parse_style(item) for item in items]
