@@ -417,3 +417,14 @@ def test_keep_ultralytics_offline_places_fonts_and_stops_sync():
         assert (config_dir / name).read_bytes() == korean_font_path().read_bytes()
         assert Path(check_font(name)) == config_dir / name
     assert SETTINGS["sync"] is False
+
+
+def test_annotate_gives_detections_sharing_a_box_one_caption():
+    blank = Image.new("RGB", (400, 300), (0, 0, 0))
+    box = (50.0, 120.0, 350.0, 280.0)
+    face, person, happy = (vision.Detection(ko, "x", 0.9, box, "t") for ko in (HUMAN_FACE, PERSON, HAPPY))
+    together = np.asarray(vision.annotate(blank, [face, person, happy]))
+    # one box, one caption "사람 0.90 · 기쁨 0.90" (the face's own label left out), in the first colour
+    one_caption = vision.Detection(f"{PERSON} 0.90 · {HAPPY}", "x", 0.9, box, "t")
+    assert np.array_equal(together, np.asarray(vision.annotate(blank, [one_caption])))
+    assert not np.array_equal(together, np.asarray(vision.annotate(blank, [person])))
