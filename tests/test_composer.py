@@ -18,6 +18,7 @@ from utils.datagen import DEFAULT_SEED, OfflineBackend, build_messages, generate
 from utils.labelsets import COMMON_OBJECTS_EN, label_set_stats, sample_label_sets
 from utils.llm_prompt import EXAMPLE_LABELS, EXAMPLES
 from utils.paths import DATA, ROOT
+from utils.phrases import load_bank
 from utils.style_check import comment_tone, speech_level
 from utils.styles import DEFAULT_STYLE, Style, all_styles
 from utils.textdata import read_dataset, read_jsonl, validate_comment
@@ -219,6 +220,16 @@ def test_a_casual_comment_names_every_object_with_agreeing_particles():
         assert_particles_agree(["안경", "나무"], comment)
     calm = OfflineComposer(seed=0).compose("기쁨, 안경, 나무", 0, "존댓말,차분한")
     assert speech_level(calm) == "존댓말" and comment_tone(calm) == "차분한", calm
+
+
+def test_a_sad_face_gets_kind_playful_closers_and_a_calm_voice_never_exclaims():
+    composer = OfflineComposer(seed=2)
+    soft = load_bank("styles")["유쾌한"]["반말"]["soft_closers"]
+    jokes = load_bank("styles")["유쾌한"]["반말"]["closers"]
+    sad = [composer.compose("슬픔, 나무", key, "반말,유쾌한") for key in range(20)]
+    assert all(any(p in c for p in soft) and not any(p in c for p in jokes) for c in sad), sad
+    calm = [composer.compose("기쁨, 안경", key, "존댓말,차분한") for key in range(20)]
+    assert not [c for c in calm if "!" in c]
 
 
 def test_the_default_style_is_the_composer_before_styles():

@@ -67,11 +67,14 @@ def style_banks(style: Style) -> StyleBanks:
         own = tone[style.level]
         playful = style.tone == "유쾌한"
         openers = {m: own["openers"] if m in BRIGHT_MOODS or not playful else openers[m] for m in openers}
-        closers = {m: own["closers"] for m in closers}
+        # A sad, angry or startled face gets the playful tone's kind closers, not its jokes.
+        closers = {
+            m: own["closers"] if m in BRIGHT_MOODS or not playful else own["soft_closers"] for m in closers
+        }
         mood_emojis = {
             m: tone["emojis"] if m in BRIGHT_MOODS or not playful else e for m, e in mood_emojis.items()
         }
-        tone_phrases = frozenset(own["openers"] + own["closers"])
+        tone_phrases = frozenset(own["openers"] + own["closers"] + own.get("soft_closers", []))
     return StyleBanks(
         openers=openers,
         closers=closers,
@@ -139,6 +142,8 @@ class OfflineComposer:
         for attempt in range(self.max_tries):
             rng = random.Random(f"{self.seed}|{salt}{labels}|{key}|{attempt}")
             comment = self._draft(rng, banks, emotions, objects)
+            if style.tone == "차분한":  # a calm voice does not exclaim
+                comment = comment.replace("!", ".")
             if not validate_comment(comment, objects, style=checked_style):
                 return comment
         return comment

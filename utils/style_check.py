@@ -97,8 +97,9 @@ def tone_phrases() -> dict[str, list[str]]:
     phrases = {"다정한": warm + casual_list(warm)}
     for tone in TONES:
         if tone in styled:
+            parts = ("openers", "closers", "soft_closers")
             phrases[tone] = [
-                p for level in LEVELS for part in ("openers", "closers") for p in styled[tone][level][part]
+                p for level in LEVELS for part in parts for p in styled[tone][level].get(part, [])
             ]
     return {tone: [p for p in ps if len(p) >= MIN_ORIGIN_CHARS] for tone, ps in phrases.items()}
 
