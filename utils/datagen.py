@@ -22,8 +22,11 @@ from tqdm.auto import tqdm
 
 from utils.composer import OfflineComposer
 from utils.labelsets import sample_label_sets
-from utils.llm_prompt import EXAMPLE_COMMENT, EXAMPLE_LABELS, SYSTEM_MESSAGE, build_messages
-from utils.llm_types import (
+
+# The prompt and the run types live in their own modules (no import circle with the LLM
+# backends); callers keep importing them from here.
+from utils.llm_prompt import EXAMPLE_COMMENT, EXAMPLE_LABELS, SYSTEM_MESSAGE, build_messages  # noqa: F401
+from utils.llm_types import (  # noqa: F401
     Backend,
     Completion,
     Request,
@@ -37,22 +40,6 @@ from utils.llm_types import (
 )
 from utils.styles import Style, assign_styles, model_input, parse_style, parse_style_mix
 from utils.textdata import append_jsonl, read_jsonl, validate_comment, write_reference_json
-
-# Re-exported: callers import the prompt and the run types from here, as before they moved.
-__all__ = [
-    "EXAMPLE_COMMENT",
-    "EXAMPLE_LABELS",
-    "SYSTEM_MESSAGE",
-    "Backend",
-    "Completion",
-    "Request",
-    "RetryableError",
-    "RunSummary",
-    "as_inputs",
-    "build_messages",
-    "finished_ids",
-    "rejected_path",
-]
 
 DEFAULT_SEED = 20241125
 

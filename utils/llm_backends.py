@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from pathlib import Path
 from typing import Any
 
-from utils.llm_batch import run_openai_batch
+from utils.llm_batch import run_openai_batch  # noqa: F401 (the Batch API path, where callers find it)
 from utils.llm_types import (
     Backend,
     Completion,
@@ -27,8 +27,6 @@ from utils.llm_types import (
     completion_from_openai_json,
 )
 from utils.paths import ROOT
-
-__all__ = ["run_openai_batch"]  # the Batch API path, where datagen and the tests have found it
 
 ENV_FILE = ROOT / ".env"
 KEY_VARIABLES = {"openai": ("OPENAI_API_KEY",), "gemini": ("GEMINI_API_KEY", "GOOGLE_API_KEY")}
