@@ -38,7 +38,7 @@ from utils.llm_types import (  # noqa: F401
     rejected_path,
     styles_by_id,
 )
-from utils.styles import Style, assign_styles, model_input, parse_style, parse_style_mix
+from utils.styles import Style, add_style_args, model_input, styles_for
 from utils.textdata import append_jsonl, read_jsonl, validate_comment, write_reference_json
 
 DEFAULT_SEED = 20241125
@@ -288,13 +288,7 @@ def add_generate_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--regenerate", type=int, default=3, help="regenerations of an invalid output")
     parser.add_argument("--export", type=Path, help="also write the reference JSON format here")
     parser.add_argument("--batch", action="store_true", help="OpenAI Batch API: upload, poll, merge")
-    styles = parser.add_mutually_exclusive_group()
-    styles.add_argument("--style", help="one style for every row, e.g. 반말,유쾌한 (default: 존댓말,다정한)")
-    styles.add_argument(
-        "--style-mix",
-        metavar="MIX",
-        help="styles in proportions, seeded by --seed: 'all' or e.g. '존댓말,다정한=2; 반말,유쾌한=1'",
-    )
+    add_style_args(parser, "one style for every row, e.g. 반말,유쾌한 (default: 존댓말,다정한)")
 
 
 def read_input_file(path: Path) -> list[str]:
@@ -303,19 +297,12 @@ def read_input_file(path: Path) -> list[str]:
     return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def requested_styles(args: argparse.Namespace, count: int) -> Style | list[Style]:
-    """``--style`` for every row, or ``--style-mix`` assigned in exact proportions (seeded)."""
-    if args.style_mix:
-        return assign_styles(count, parse_style_mix(args.style_mix), seed=args.seed)
-    return parse_style(args.style)
-
-
 def run_generate(args: argparse.Namespace) -> int:
     try:
         label_strings = (
             read_input_file(args.inputs) if args.inputs else sample_label_sets(args.sample, seed=args.seed)
         )
-        styles = requested_styles(args, len(label_strings))
+        styles = styles_for(len(label_strings), args.style, args.style_mix, args.seed)
         backend = make_backend(args.backend, model=args.model, seed=args.seed, base_url=args.base_url)
     except (FileNotFoundError, ValueError, RuntimeError) as e:
         print(f"python -m utils generate: error: {e}", file=sys.stderr)

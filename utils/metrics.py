@@ -15,11 +15,11 @@ from utils.style_check import comment_tone, speech_level
 from utils.styles import (
     DEFAULT_STYLE,
     Style,
-    assign_styles,
+    add_style_args,
     model_input,
     parse_style,
-    parse_style_mix,
     split_model_input,
+    styles_for,
 )
 from utils.textdata import count_emojis, has_question
 
@@ -275,13 +275,7 @@ def add_evaluate_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, help="score only the first N pairs")
     add_decoding_args(parser, several=True)
     parser.add_argument("--seed", type=int, default=0)
-    styles = parser.add_mutually_exclusive_group()
-    styles.add_argument("--style", help="ask for this style and score style accuracy, e.g. 반말,유쾌한")
-    styles.add_argument(
-        "--style-mix",
-        metavar="MIX",
-        help="styles for the pairs in proportions (seeded): 'all' or '반말=1; 존댓말=1'",
-    )
+    add_style_args(parser, "ask the model for this style and score style accuracy, e.g. 반말,유쾌한")
     parser.add_argument("--json", action="store_true", help="print the scores as JSON")
     parser.add_argument(
         "--record",
@@ -295,10 +289,8 @@ def styles_for_pairs(
 ) -> list[Style] | None:
     """One style per pair: ``--style`` for all, ``--style-mix`` in proportions, else the styles
     of a styled dataset's rows; None for default-style data asked nothing (no style scores)."""
-    if mix:
-        return assign_styles(len(pairs), parse_style_mix(mix), seed=seed)
-    if style:
-        return [parse_style(style)] * len(pairs)
+    if mix or style:
+        return styles_for(len(pairs), style, mix, seed)
     own = [split_model_input(source)[1] for source, _ in pairs]
     return own if any(s != DEFAULT_STYLE for s in own) else None
 

@@ -11,6 +11,7 @@ read as the same thing.
 
 from __future__ import annotations
 
+import argparse
 import random
 import re
 from dataclasses import dataclass
@@ -147,6 +148,26 @@ def assign_styles(count: int, mix: dict[Style, float], seed: int) -> list[Style]
     styles = [style for style in sorted(counts) for _ in range(counts[style])]
     random.Random(f"styles|{seed}").shuffle(styles)
     return styles
+
+
+def add_style_args(parser: argparse.ArgumentParser, style_help: str) -> None:
+    """``--style`` and ``--style-mix`` (one or the other), for the commands that take styles."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--style", help=style_help)
+    group.add_argument(
+        "--style-mix",
+        metavar="MIX",
+        help="styles in exact proportions, in an order seeded by --seed: 'all' (the eight, equal "
+        "shares) or weights such as '존댓말,다정한=2; 반말,유쾌한=1'",
+    )
+
+
+def styles_for(count: int, style: str | None, mix: str | None, seed: int) -> list[Style]:
+    """One style per item from ``--style`` (for all) or ``--style-mix`` (assigned); the default
+    style when neither is given."""
+    if mix:
+        return assign_styles(count, parse_style_mix(mix), seed=seed)
+    return [parse_style(style)] * count
 
 
 def style_list_text() -> str:
