@@ -457,3 +457,16 @@ def test_evaluate_asks_the_model_for_each_style_and_scores_it(tmp_path):
     assert styles_for_pairs(pairs, None, None, seed=0) is None  # default-style data: no style scores
     styled = [(model_input("나무", "반말"), "c")]
     assert styles_for_pairs(styled, None, None, seed=0) == [Style("반말", "다정한")]
+
+
+def test_the_warm_default_tone_is_not_checked_but_other_tones_must_show():
+    cheering = "오늘도 응원할게요! 힘내세요 💪"
+    assert comment_tone(cheering) == "응원하는"
+    assert validate_comment(cheering, "슬픔", style=DEFAULT_STYLE) == []
+    assert validate_comment(cheering, "슬픔", style="존댓말,응원하는") == []
+    assert validate_comment(cheering, "슬픔", style="존댓말,차분한") == [
+        "tone: expected 차분한 (calm), reads as 응원하는 (cheering)"
+    ]
+    assert validate_comment("안경이 잘 어울려요! 😊", "안경", style="존댓말,유쾌한") == [
+        "tone: expected 유쾌한 (playful), but nothing in it has that tone"
+    ]

@@ -129,9 +129,9 @@ def comment_tone(text: str) -> str | None:
 
 
 def style_problems(comment: str, style: str | Style) -> list[str]:
-    """What breaks ``style`` in a comment: sentences of the other speech level, a tone that reads
-    as another tone, and for a tone other than the default (warm, the unmarked voice) no sign of
-    that tone at all."""
+    """What breaks ``style`` in a comment: sentences of the other speech level and, when a tone
+    other than the default is asked, a comment that reads as another tone or shows none. The
+    default tone (warm) is not checked: a warm comment may well cheer someone up."""
     style = parse_style(style)
     problems = []
     wrong = [e for e in sentence_endings(comment) if e.level != style.level]
@@ -140,10 +140,12 @@ def style_problems(comment: str, style: str | Style) -> list[str]:
         problems.append(
             f"speech level: expected {style.level} ({LEVELS[style.level]}), found {wrong[0].level} in {shown}"
         )
+    if style.tone == DEFAULT_STYLE.tone:
+        return problems  # the warm default is the unmarked voice: it may cheer or soothe a little
     tone = comment_tone(comment)
     expected = f"tone: expected {style.tone} ({TONES[style.tone]})"
-    if tone is not None and tone != style.tone:
-        problems.append(f"{expected}, reads as {tone} ({TONES[tone]})")
-    elif tone is None and style.tone != DEFAULT_STYLE.tone:
+    if tone is None:
         problems.append(f"{expected}, but nothing in it has that tone")
+    elif tone != style.tone:
+        problems.append(f"{expected}, reads as {tone} ({TONES[tone]})")
     return problems
