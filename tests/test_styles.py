@@ -401,6 +401,10 @@ def test_the_comment_command_lists_styles_and_rejects_an_unknown_one(capsys):
         "unknown style '반말,무뚝뚝한' (at '무뚝뚝한')" in err
         and "known tones: 다정한 (warm), 유쾌한 (playful)" in err
     )
+    assert (
+        cli.main(["evaluate", "models/default_t5", "--style-mix", "반말=1; 시끄러운=1", "--limit", "1"]) == 2
+    )
+    assert "unknown style '시끄러운'" in capsys.readouterr().err
 
 
 def test_the_comment_command_writes_a_casual_comment_naming_the_objects(capsys):
