@@ -91,6 +91,13 @@ def test_the_label_guide_names_every_object(generator):
     assert any(candidate_order(c, t, 0.0)[1] > -1.0 for c, t in zip(plain, labels, strict=True))
 
 
+def test_a_sampling_retry_gets_another_guided_candidate():
+    sampled = Decoding("guided", guided=True, no_repeat_ngram_size=3, do_sample=True, top_p=0.95)
+    assert sampled.guided_kwargs()["do_sample"] is True and sampled.guided_kwargs()["num_beams"] == 1
+    plain = get_decoding("guided").guided_kwargs()
+    assert plain["do_sample"] is False and plain["num_beams"] == 4 and plain["no_repeat_ngram_size"] == 3
+
+
 def test_rerank_prefers_a_valid_comment_over_a_likelier_invalid_one():
     labels = "기쁨, 안경, 나무"
     candidates = [

@@ -39,12 +39,13 @@ class Decoding:
 
     def guided_kwargs(self) -> dict:
         """Arguments for the label-guided candidate: beam search (fluent where the guide pushes a
-        word in) without repeated n-grams (a pushed word otherwise starts loops)."""
-        return {
-            "do_sample": False,
-            "num_beams": self.guide_beams,
-            "no_repeat_ngram_size": self.no_repeat_ngram_size,
-        }
+        word in) without repeated n-grams (a pushed word otherwise starts loops); sampled when
+        this decoding samples, so that a retry with another seed gets another candidate."""
+        kwargs: dict = {"no_repeat_ngram_size": self.no_repeat_ngram_size}
+        if self.do_sample:
+            sampling = {"top_k": self.top_k, "top_p": self.top_p, "temperature": self.temperature}
+            return kwargs | sampling | {"do_sample": True, "num_beams": 1}
+        return kwargs | {"do_sample": False, "num_beams": self.guide_beams}
 
     def __post_init__(self) -> None:
         if self.num_beams < 1 or self.candidates < 1:

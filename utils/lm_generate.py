@@ -20,6 +20,7 @@ from transformers.utils import logging as hf_logging
 from utils.lm_data import IGNORE_INDEX, gpt2_rows, make_collator, prompt_for
 from utils.lm_decoding import Decoding, candidate_order, get_decoding, object_labels, pick_best
 from utils.styles import Style, model_input
+from utils.textdata import validate_comment
 
 MODEL_INFO_FILE = "sns_comment.json"
 # A per-tensor "Loading weights" bar for a 13 MB model is noise in notebooks and the CLI.
@@ -49,7 +50,8 @@ class LabelGuide(LogitsProcessor):
 
     While labels are missing: the first token of each missing label gets ``bias`` added to its
     logit and the end of sequence is held back; once a label's first token is out, its
-    remaining tokens are forced, so the label comes out whole. Rows are ``batch × beams``.
+    remaining tokens are forced, so the label comes out whole. The end also waits for a complete
+    ending and an emoji. Rows are ``batch × beams``.
     """
 
     def __init__(
@@ -90,14 +92,15 @@ class LabelGuide(LogitsProcessor):
             generated = input_ids[row, self.start :].tolist()
             text = self.tokenizer.decode(generated, skip_special_tokens=True)
             missing = [o for o in objects if o not in text]
-            if not missing:
-                continue
             forced = self._forced_next(generated, missing)
             if forced is not None:
                 scores[row] = -float("inf")
                 scores[row, forced] = 0.0
                 continue
-            if self.tokenizer.eos_token_id is not None:
+            # A label pushed in last leaves the model where it meant to stop: hold the end back
+            # until the comment also ends as a comment should (a full ending, an emoji).
+            unfinished = {"cut off", "no emoji"} & set(validate_comment(text, []))
+            if (missing or unfinished) and self.tokenizer.eos_token_id is not None:
                 scores[row, self.tokenizer.eos_token_id] = -float("inf")
             for label in missing:
                 scores[row, self.pieces[label][0]] += self.bias
