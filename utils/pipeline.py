@@ -96,6 +96,15 @@ def _rank(model_dir: Path) -> tuple[int, float]:
     return (0 if run.get("profile") == "full" else 1, run.get("best_val_loss") or float("inf"))
 
 
+def photo_key(image) -> str:
+    """A short key from the photo's pixels (a 16×16 grayscale thumbnail): the same photo gives
+    the same key whatever its file name; a different photo almost surely another."""
+    import hashlib
+
+    small = image.convert("L").resize((16, 16))
+    return hashlib.blake2b(small.tobytes(), digest_size=8).hexdigest()
+
+
 def find_photos(inputs: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, str]]]:
     """Expand files and folders into photo paths. Returns (photos, problems): missing paths are
     problems; files in a folder that are not photos by their ending are skipped silently."""
@@ -139,14 +148,14 @@ class CommentPipeline:
         seed: int = 0,
         batch_size: int = 8,
         load_vision: bool = True,
-        decoding: str | object | None = None,
         style: str | Style | None = None,
+        decoding: str | object | None = None,
     ) -> None:
         self.offline = (not is_online()) if offline is None else offline
         self.seed = seed
         self.batch_size = batch_size
-        self.decoding = decoding  # a name in utils.lm_decoding.DECODINGS or a Decoding; None: its default
         self.style = parse_style(style)  # every call's style unless the call names another
+        self.decoding = decoding  # a name in utils.lm_decoding.DECODINGS or a Decoding; None: its default
         self.detectors: list = []
         if load_vision:
             from utils import vision
@@ -234,12 +243,16 @@ class CommentPipeline:
                 )
         return comments, writers
 
-    def comment_without_labels(self, style: str | Style | None = None) -> str:
+    def comment_without_labels(self, key: object = 0, style: str | Style | None = None) -> str:
         """A photo in which nothing was recognised still gets a kind, general comment: the
-        composer's no-emotion phrases (a text model trained on labels has no input to read)."""
-        from utils.datagen import OfflineComposer
+        composer's no-emotion phrases (a text model trained on labels has no input to read).
+        ``key`` picks the phrases; the pipeline passes the photo's content key, so different
+        photos get different comments and the same photo always the same one."""
+        from utils.composer import OfflineComposer
 
-        return OfflineComposer(seed=self.seed).compose("", style=self.style if style is None else style)
+        return OfflineComposer(seed=self.seed).compose(
+            "", key=key, style=self.style if style is None else style
+        )
 
     def comment_on_labels(
         self, label_strings: Sequence[str], *, seed: int | None = None, style: str | Style | None = None
@@ -332,9 +345,9 @@ class CommentPipeline:
             result.comment = comment
             result.models = {**result.models, "comment": writer}
             result.timings["generate"] = generate_time
-        for result, _ in loaded:
+        for result, image in loaded:
             if not result.labels:
-                result.comment = self.comment_without_labels(style=style)
+                result.comment = self.comment_without_labels(key=photo_key(image), style=style)
                 result.models = {
                     **result.models,
                     "comment": "offline composer (nothing recognised in the photo)",
@@ -360,10 +373,18 @@ def demo_photos() -> list[Path]:
 
 
 def sample_photos() -> list[Path]:
-    """The demo photos plus matplotlib's portrait sample (grace_hopper.jpg)."""
+    """Real photos that ship inside installed packages: ultralytics' bus.jpg and zidane.jpg,
+    matplotlib's grace_hopper.jpg, scikit-image's astronaut.png and scikit-learn's flower.jpg."""
     import matplotlib
 
-    return [*demo_photos(), Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"]
+    from utils.real_photos import package_dir
+
+    return [
+        *demo_photos(),
+        Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg",
+        package_dir("skimage") / "data" / "astronaut.png",
+        package_dir("sklearn") / "datasets" / "images" / "flower.jpg",
+    ]
 
 
 def add_comment_args(parser: argparse.ArgumentParser) -> None:
@@ -383,15 +404,15 @@ def add_comment_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=8)
-    add_decoding_args(parser)
     parser.add_argument(
         "--style", help="comment style, e.g. 반말,유쾌한 or casual,playful (default: 존댓말,다정한)"
     )
     parser.add_argument("--list-styles", action="store_true", help="list the comment styles and exit")
+    add_decoding_args(parser)
     parser.add_argument(
         "--demo",
         action="store_true",
-        help="run on photos that ship with installed packages (bus.jpg, zidane.jpg, grace_hopper.jpg)",
+        help="run on real photos that ship with installed packages (bus, zidane, grace_hopper, astronaut, flower)",
     )
     parser.add_argument(
         "--results",
@@ -455,8 +476,8 @@ def run_comment(args: argparse.Namespace) -> int:
             offline=True if args.offline else None,
             seed=args.seed,
             batch_size=args.batch_size,
-            decoding=decodings_from_args(args)[0],
             style=style,
+            decoding=decodings_from_args(args)[0],
             load_vision=bool(photos),
         )
     except FileNotFoundError as e:
