@@ -1,5 +1,5 @@
 """Data parallel on torch.distributed, with 2 CPU processes (gloo) started by torchrun: training
-through Trainer (DDP) and photo runs sharded by path."""
+through Trainer (DDP) and photo runs sharded by path; and the pipeline benchmark's smoke size."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from test_photo_runs import make_photos
 
@@ -74,3 +75,15 @@ def test_two_processes_comment_their_shards_into_one_results_file(tmp_path):
     assert again.returncode == 0 and "merged" not in again.stderr
     assert f"{len(keys)} photo row(s) in {results}, 1 with an error" in again.stderr
 
+
+def test_pipeline_benchmark_runs_all_configurations_at_a_tiny_size():
+    done = subprocess.run(
+        [sys.executable, str(Path("benchmarks") / "pipeline_latency.py"), "--smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    for line in ("one by one (baseline)", "batched (batch size", "2 processes", "throughput ratio"):
+        assert line in done.stdout
