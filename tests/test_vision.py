@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,7 @@ from PIL import Image
 
 from utils import labels as label_vocab
 from utils import vision
+from utils.paths import ROOT
 from utils.pipeline import demo_photos
 from utils.plots import korean_font_path
 from utils.vision import resolve as resolve_module
@@ -428,3 +431,16 @@ def test_annotate_gives_detections_sharing_a_box_one_caption():
     one_caption = vision.Detection(f"{PERSON} 0.90 · {HAPPY}", "x", 0.9, box, "t")
     assert np.array_equal(together, np.asarray(vision.annotate(blank, [one_caption])))
     assert not np.array_equal(together, np.asarray(vision.annotate(blank, [person])))
+
+
+@pytest.mark.parametrize("size", [(96, 72), (40, 200), (300, 100), (1, 1)])
+def test_tiny_photos_are_searched_without_crashing_the_process(size):
+    """OpenCV's HOG people detector segfaults on images smaller than its 64×128 window; run in a
+    child process so that a crash fails this test instead of killing the suite."""
+    code = (
+        "from PIL import Image; from utils.vision import OfflineDetector;"
+        f"print(OfflineDetector().detect([Image.new('RGB', {size}, (120, 90, 60))]))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[[]]"

@@ -41,9 +41,12 @@ class MtcnnFaces:
         except ImportError as e:
             raise ImportError(f"facenet-pytorch (MTCNN face weights) is not installed; {NODEPS_HINT}") from e
         self.min_score = min_score
+        self.min_face = min_face
         self.model = MTCNN(keep_all=True, min_face_size=min_face, device="cpu")
 
     def find(self, image: Image.Image) -> list[FaceBox]:
+        if min(image.size) < self.min_face:
+            return []  # no face fits; MTCNN's image pyramid would be empty and raise
         boxes, scores = self.model.detect(image.convert("RGB"))
         if boxes is None:
             return []

@@ -26,6 +26,7 @@ OFFLINE_PARTS = ("face", "emotion", "body", "cat")
 # rocket that the earlier 0.5 called 사람 0.61 (a small set: see models/pipeline/real_photos.json).
 HOG_MIN_SCORE = 0.85
 CAT_MIN_SCORE = 0.5
+HOG_WINDOW = (64, 128)  # width, height of OpenCV's default people detector
 
 
 @lru_cache(maxsize=1)
@@ -110,6 +111,8 @@ class OfflineDetector(Detector):
 
     def _people(self, rgb: np.ndarray) -> list[Detection]:
         small, scale = shrunk(rgb, self.body_side)
+        if small.shape[0] < HOG_WINDOW[1] or small.shape[1] < HOG_WINDOW[0]:
+            return []  # smaller than one person window: OpenCV's HOG crashes the process on these
         boxes, weights = _hog().detectMultiScale(small, winStride=(8, 8), padding=(8, 8), scale=1.05)
         found = []
         for (x, y, w, h), weight in zip(boxes, np.ravel(weights), strict=False):
