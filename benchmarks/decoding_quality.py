@@ -5,6 +5,7 @@ the composer.
 
     .venv/bin/python benchmarks/decoding_quality.py [--model models/default_t5] [--limit N]
         [--decoding greedy --decoding rerank ...] [--threads 1] [--rounds 3] [--json-out FILE]
+        [--record models/t5/metrics.json]
 
 Label sets: the test split as ``python -m utils evaluate`` builds it, and the generalisation
 split (``data/text_data/comments_general.json``: object combinations never seen in training).
@@ -24,9 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from utils.lm_decoding import DECODINGS, DEFAULT_DECODING  # noqa: E402
 from utils.lm_generate import CommentGenerator  # noqa: E402
-from utils.metrics import comment_stats, evaluation_splits  # noqa: E402
+from utils.metrics import comment_stats, evaluation_splits, record_scores  # noqa: E402
 from utils.paths import MODELS  # noqa: E402
 from utils.textdata import validate_comment  # noqa: E402
+
+RECORD_KEY = "decoding_benchmark"  # beside the "decoding" key of python -m utils evaluate --record
 
 
 def measure(generator: CommentGenerator, labels: list[str], decoding: str, batch_size: int) -> dict:
@@ -85,6 +88,9 @@ def main() -> None:
     parser.add_argument("--time-sets", type=int, default=64, help="label sets per timing round")
     parser.add_argument("--rounds", type=int, default=3, help="timing rounds (the fastest counts)")
     parser.add_argument("--json-out", type=Path)
+    parser.add_argument(
+        "--record", type=Path, help=f"also write the report under {RECORD_KEY!r} in this metrics file"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     decodings = args.decoding or list(DECODINGS)
@@ -121,6 +127,8 @@ def main() -> None:
         report["splits"][split] = {"count": len(labels), "decodings": rows, "pipeline": pipeline}
     if args.json_out:
         args.json_out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    if args.record:
+        record_scores(args.record, RECORD_KEY, report)
 
 
 if __name__ == "__main__":
