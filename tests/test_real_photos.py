@@ -79,5 +79,7 @@ def test_the_committed_report_meets_the_offline_goal():
     report = json.loads(RESULTS.read_text(encoding="utf-8"))
     totals_ = report["totals"]
     assert totals_["photos"] >= 12
-    assert totals_["emotion_accuracy"] == 1.0 and totals_["false_faces"] == 0 and totals_["false_persons"] == 0
+    assert (
+        totals_["emotion_accuracy"] == 1.0 and totals_["false_faces"] == 0 and totals_["false_persons"] == 0
+    )
     assert totals_["distinct_comments"] >= totals_["photos"] - 3
