@@ -59,4 +59,4 @@ lab: $(STAMP)
 
 browser:
 	@test -x /usr/bin/chromium && test -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf || \
-	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium fonts-noto-color-emoji; }
+	  { $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-noto-color-emoji; }
