@@ -13,7 +13,7 @@ import sys
 
 # command → (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "comment": ("utils.pipeline", "photo(s) or a label string → Korean comment (the main job)"),
+    "comment": ("utils.comment_cli", "photo(s) or a label string → Korean comment (the main job)"),
     "generate": ("utils.datagen", "generate the comment dataset with an LLM or the offline composer"),
     "train": ("utils.lm", "train a T5 / GPT-2 experiment from the registry"),
     "evaluate": ("utils.metrics", "score a trained text model on a dataset"),
