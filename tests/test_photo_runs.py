@@ -124,6 +124,10 @@ def test_a_results_file_of_another_folder_or_settings_is_refused_untouched(pipel
     reseeded.detectors = pipeline.detectors
     with pytest.raises(ResultsFileError, match="seed 0 → 7"):
         run_folder(reseeded, folder, results, progress=False)
+    casual = CommentPipeline(offline=True, style="반말", load_vision=False)
+    casual.detectors = pipeline.detectors
+    with pytest.raises(ResultsFileError, match="style '존댓말,다정한' → '반말,다정한'"):
+        run_folder(casual, folder, results, progress=False)
     foreign = tmp_path / "pairs.jsonl"
     foreign.write_text('{"labels": "기쁨", "comment": "좋아요!"}\n', encoding="utf-8")
     with pytest.raises(ResultsFileError, match="not a photo-run results file"):

@@ -73,6 +73,7 @@ def run_header(folder: str | Path, *, recursive: bool, pipeline: CommentPipeline
         "detectors": pipeline.model_names["detectors"],
         "comment_model": pipeline.comment_model,
         "seed": pipeline.seed,
+        "style": pipeline.style.key,
     }
     decoding = getattr(pipeline, "decoding", None)  # how the text model decodes, where it is chosen
     if decoding is not None:
