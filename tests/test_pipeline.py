@@ -14,9 +14,8 @@ from PIL import Image
 
 from utils import __main__ as cli
 from utils import pipeline as pipeline_module
-from utils.paths import ROOT
+from utils.paths import ROOT, package_dir
 from utils.pipeline import CommentPipeline, PhotoResult, demo_photos, find_photos
-from utils.real_photos import package_dir
 from utils.textdata import has_hangul
 
 

@@ -84,7 +84,7 @@ def fallback() -> vision.OfflineDetector:
 
 
 def package_photo(package: str, path: str) -> Image.Image:
-    from utils.real_photos import package_dir
+    from utils.paths import package_dir
 
     return vision.load_photo(package_dir(package) / path)
 

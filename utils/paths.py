@@ -45,3 +45,16 @@ def shown_path(path: str | Path) -> str:
     """``path`` relative to the repository when inside it (machine-independent in outputs)."""
     path = Path(path).resolve()
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def package_dir(package: str, purpose: str = "") -> Path:
+    """The folder of an installed package, found without importing it (real photos and weights
+    ship inside packages and are used where they lie, never copied into the repository)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError(
+            f"package {package!r} is not installed" + (f" ({purpose})" if purpose else "")
+        )
+    return Path(spec.origin).parent

@@ -25,7 +25,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from utils.pipeline import PHOTO_SUFFIXES, CommentPipeline, PhotoResult
-from utils.textdata import _truncate_partial_tail, append_jsonl
+from utils.textdata import append_jsonl, truncate_partial_tail
 
 HEADER_KIND = "sns-comment photo run"
 # A process that finishes its shard early waits at the barrier for the slowest one.
@@ -234,7 +234,7 @@ def merge_parts(results: str | Path, header: dict) -> int:
     added = 0
     for part in _part_files(results):
         done_photos(part, header)  # refuses a part written for another run
-        _truncate_partial_tail(results)
+        truncate_partial_tail(results)
         with results.open("ab") as out:
             for number, record in _complete_lines(part):
                 if number == 1 or record["photo"] in merged:

@@ -20,7 +20,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from utils import labels as label_vocab
-from utils.paths import MODELS, shown_path
+from utils.paths import MODELS, package_dir, shown_path
 from utils.styles import DEFAULT_STYLE, Style, parse_style
 from utils.textdata import validate_comment
 
@@ -375,8 +375,6 @@ def sample_photos() -> list[Path]:
     """Real photos that ship inside installed packages: ultralytics' bus.jpg and zidane.jpg,
     matplotlib's grace_hopper.jpg, scikit-image's astronaut.png and scikit-learn's flower.jpg."""
     import matplotlib
-
-    from utils.real_photos import package_dir
 
     return [
         *demo_photos(),

@@ -14,7 +14,6 @@ Scores (all over the whole set):
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 from collections.abc import Sequence
@@ -22,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from utils import labels as label_vocab
-from utils.paths import DATA, MODELS, shown_path
+from utils.paths import DATA, MODELS, package_dir, shown_path
 
 PHOTO_SET = DATA / "real_photos.json"
 RESULTS = MODELS / "pipeline" / "real_photos.json"
@@ -45,21 +44,12 @@ class RealPhoto:
         return any(emotion == "unsure" for _, emotion in self.faces)
 
 
-def package_dir(package: str) -> Path:
-    spec = importlib.util.find_spec(package)
-    if spec is None or spec.origin is None:
-        raise FileNotFoundError(
-            f"package {package!r} is not installed (its photos are part of the real-photo set)"
-        )
-    return Path(spec.origin).parent
-
-
 def load_photo_set(path: str | Path = PHOTO_SET) -> list[RealPhoto]:
     """The hand-labelled photos, located inside their installed packages."""
     records = json.loads(Path(path).read_text(encoding="utf-8"))["photos"]
     photos = []
     for record in records:
-        file = package_dir(record["package"]) / record["path"]
+        file = package_dir(record["package"], "its photos are part of the real-photo set") / record["path"]
         if not file.is_file():
             raise FileNotFoundError(f"{path}: photo {record['id']!r} not found at {file}")
         faces = tuple((tuple(float(v) for v in f["box"]), f["emotion"]) for f in record["faces"])

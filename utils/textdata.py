@@ -144,7 +144,7 @@ def write_jsonl(records: Iterable[dict], path: str | Path) -> Path:
     return _atomic_write(Path(path), text)
 
 
-def _truncate_partial_tail(path: Path) -> None:
+def truncate_partial_tail(path: Path) -> None:
     """Drop a last line left without its newline by a killed writer, so appends stay line-aligned."""
     with path.open("rb+") as f:
         f.seek(0, os.SEEK_END)
@@ -164,7 +164,7 @@ def append_jsonl(path: str | Path, record: dict) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
-        _truncate_partial_tail(path)
+        truncate_partial_tail(path)
     line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
     with path.open("ab") as f:
         f.write(line)
