@@ -31,18 +31,55 @@ from transformers import (
     T5Config,
     T5ForConditionalGeneration,
     Trainer,
+    TrainerCallback,
     TrainingArguments,
 )
 from transformers.trainer_utils import get_last_checkpoint
 
 from utils.lm_data import encode_pairs, hub_tokenizer, make_collator, train_local_tokenizer
 from utils.lm_generate import MODEL_INFO_FILE, CommentGenerator
-from utils.lm_registry import EXPERIMENTS, Experiment, get_experiment, sizes_for
+from utils.lm_registry import EXPERIMENTS, Experiment, ProfileSizes, get_experiment, sizes_for, with_changes
 from utils.paths import TEXT_DATA, check_profile, results_dir
 from utils.textdata import Pair, read_dataset, split_dataset
 
 __all__ = ["CommentGenerator", "EXPERIMENTS", "train", "load_splits", "build_model"]
-PATIENCE = 10
+
+
+def cpu_supports_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AMX or AVX512-BF16); elsewhere bf16 autocast is
+    emulated and slower than fp32."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def bf16_available() -> bool:
+    if torch.cuda.is_available():
+        return torch.cuda.is_bf16_supported()
+    return cpu_supports_bf16()
+
+
+class TimeLimit(TrainerCallback):
+    """Stops training once ``minutes`` of wall time have passed, after one last evaluation and
+    checkpoint, so ``load_best_model_at_end`` still returns the best model seen."""
+
+    def __init__(self, minutes: float) -> None:
+        self.seconds = 60 * minutes
+        self.start = time.perf_counter()
+        self.reached = False
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.start = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if time.perf_counter() - self.start >= self.seconds:
+            self.reached = True
+            control.should_training_stop = True
+            control.should_evaluate = True
+            control.should_save = True
+        return control
 
 
 def load_splits(data: str | Path | None, val_data: str | Path | None, seed: int) -> dict[str, list[Pair]]:
@@ -66,9 +103,9 @@ def _subsample(pairs: list[Pair], limit: int | None, seed: int) -> list[Pair]:
     return random.Random(seed).sample(pairs, limit)
 
 
-def build_model(experiment: Experiment, profile: str, tokenizer):
+def build_model(experiment: Experiment, profile: str, tokenizer, sizes: ProfileSizes | None = None):
     """The base model from its hub id (full) or a small one built from a config (smoke, cpu)."""
-    sizes = sizes_for(experiment, profile)
+    sizes = sizes or sizes_for(experiment, profile)
     dropout = experiment.recipe["dropout"]
     if profile == "full":
         if experiment.family == "t5":
@@ -134,9 +171,15 @@ def colab_checkpoint_dir(name: str) -> Path | None:
 
 
 def training_arguments(
-    experiment: Experiment, profile: str, out: Path, seed: int, epochs: int, progress: bool
+    experiment: Experiment,
+    profile: str,
+    out: Path,
+    seed: int,
+    epochs: int,
+    progress: bool,
+    sizes: ProfileSizes | None = None,
 ):
-    sizes = sizes_for(experiment, profile)
+    sizes = sizes or sizes_for(experiment, profile)
     recipe = experiment.recipe
     kwargs = {}
     batch, accumulation = sizes.batch_size, 1
@@ -149,6 +192,10 @@ def training_arguments(
             "optim": "adafactor",
             "bf16": torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
         }
+    elif sizes.bf16 and bf16_available():
+        kwargs["bf16"] = True  # autocast: weights and optimizer state stay fp32
+        if not torch.cuda.is_available():
+            kwargs["use_cpu"] = True  # transformers accepts bf16 without a GPU only when told
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         # Each process's loss is the mean over its own tokens (DDP averages the gradients): with the
         # default token count across processes, transformers reports losses N times too large.
@@ -156,11 +203,14 @@ def training_arguments(
         if not torch.cuda.is_available():  # accelerate joins CPU processes (gloo) only in cpu mode
             kwargs["use_cpu"] = True
     checkpoints = colab_checkpoint_dir(experiment.name) or out / "checkpoints"
+    schedule = {"eval_strategy": "epoch", "save_strategy": "epoch", "logging_strategy": "epoch"}
+    if sizes.eval_steps:
+        schedule = {"eval_strategy": "steps", "save_strategy": "steps", "logging_strategy": "steps",
+                    "eval_steps": sizes.eval_steps, "save_steps": sizes.eval_steps,
+                    "logging_steps": sizes.eval_steps}  # fmt: skip
     return TrainingArguments(
         output_dir=str(checkpoints),
-        eval_strategy="epoch",
-        save_strategy="epoch",
-        logging_strategy="epoch",
+        **schedule,
         num_train_epochs=epochs,
         per_device_train_batch_size=batch,
         per_device_eval_batch_size=sizes.batch_size,
@@ -183,20 +233,22 @@ def training_arguments(
 
 
 def write_val_loss_csv(log_history: list[dict], path: Path) -> list[dict]:
-    """One row per epoch: epoch, train_loss, val_loss."""
+    """One row per evaluation (each epoch, or every ``eval_steps``): epoch, step, train_loss, val_loss."""
     rows: dict[int, dict] = {}
     for entry in log_history:
-        if "epoch" not in entry:
+        if "epoch" not in entry or "step" not in entry:
             continue
-        epoch = round(entry["epoch"])
-        row = rows.setdefault(epoch, {"epoch": epoch, "train_loss": "", "val_loss": ""})
+        step = entry["step"]
+        row = rows.setdefault(
+            step, {"epoch": round(entry["epoch"], 2), "step": step, "train_loss": "", "val_loss": ""}
+        )
         if "loss" in entry:
             row["train_loss"] = round(entry["loss"], 6)
         if "eval_loss" in entry:
             row["val_loss"] = round(entry["eval_loss"], 6)
-    ordered = [rows[e] for e in sorted(rows) if rows[e]["val_loss"] != ""]
+    ordered = [rows[s] for s in sorted(rows) if rows[s]["val_loss"] != ""]
     with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=["epoch", "train_loss", "val_loss"])
+        writer = csv.DictWriter(f, fieldnames=["epoch", "step", "train_loss", "val_loss"])
         writer.writeheader()
         writer.writerows(ordered)
     return ordered
@@ -215,18 +267,19 @@ def train(
     resume: bool = False,
     progress: bool = True,
     base_model: str | None = None,
+    changes: dict | None = None,
 ) -> dict:
     """Train one registry experiment; returns the run summary also saved as ``run.json``.
 
     Writes ``best/`` (safetensors + tokenizer + generation info), ``val_loss.csv`` and
     ``run.json`` under ``out_dir`` (default ``results_dir(family, name, profile=profile)``).
-    ``base_model`` replaces the registry's hub id in the ``full`` profile (e.g. a local copy).
+    ``base_model`` replaces the registry's hub id in the ``full`` profile (e.g. a local copy);
+    ``changes`` alters sizes or recipe values for one run (``utils.lm_registry.with_changes``).
     """
     check_profile(profile)
-    experiment = get_experiment(name)
+    experiment, sizes = with_changes(get_experiment(name), profile, changes)
     if base_model:
         experiment = replace(experiment, base_model=base_model)
-    sizes = sizes_for(experiment, profile)
     out = Path(out_dir) if out_dir else results_dir(experiment.family, name, profile=profile)
     out.mkdir(parents=True, exist_ok=True)
     splits = load_splits(data, val_data, seed)
@@ -235,7 +288,7 @@ def train(
     test_pairs = _subsample(splits["test"], sizes.max_eval, seed)
 
     # Built first: it joins the processes under torchrun / accelerate launch (DDP through Trainer).
-    args = training_arguments(experiment, profile, out, seed, epochs or sizes.epochs, progress)
+    args = training_arguments(experiment, profile, out, seed, epochs or sizes.epochs, progress, sizes)
     is_main = args.process_index == 0
     # The main process trains and saves the tokenizer; the others then load that same one.
     with args.main_process_first(local=False, desc="tokenizer"):
@@ -247,7 +300,7 @@ def train(
             texts = [text for pair in train_pairs for text in pair]
             tokenizer = train_local_tokenizer(texts, experiment.family, out / "tokenizer", sizes.vocab_size)
     torch.manual_seed(seed)
-    model = build_model(experiment, profile, tokenizer)
+    model = build_model(experiment, profile, tokenizer, sizes)
     with args.main_process_first(desc="encoding"):  # one process per machine fills the encoding cache
         datasets = {
             split: encode(experiment, pairs, tokenizer, pad_to_max_length, train=split == "train")
@@ -259,11 +312,14 @@ def train(
         train_dataset=datasets["train"],
         eval_dataset=datasets["val"],
         data_collator=make_collator(tokenizer),
-        callbacks=[EarlyStoppingCallback(early_stopping_patience=PATIENCE)],
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=sizes.patience)],
     )
+    time_limit = TimeLimit(sizes.time_limit_minutes) if sizes.time_limit_minutes else None
+    if time_limit:
+        trainer.add_callback(time_limit)
     last = get_last_checkpoint(args.output_dir) if resume and Path(args.output_dir).exists() else None
     start = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=last)
+    trainer.train(resume_from_checkpoint=last)
     wall = time.perf_counter() - start
     test_metrics = trainer.evaluate(datasets["test"], metric_key_prefix="test")
 
@@ -294,12 +350,36 @@ def train(
         "train_rows": len(datasets["train"]),  # more than the examples with extra label orders
         "val_examples": len(val_pairs),
         "test_examples": len(test_pairs),
-        "epochs_run": len(curve),
+        "epochs_run": round(trainer.state.epoch or 0, 2),
+        "evaluations": len(curve),
         "best_val_loss": min((row["val_loss"] for row in curve), default=None),
         "test_loss": test_metrics["test_loss"],
         "pad_to_max_length": pad_to_max_length,
         "train_seconds": round(wall, 1),
-        "train_examples_per_second": round(result.metrics.get("train_samples_per_second", 0.0), 2),
+        "train_minutes": round(wall / 60, 2),
+        # Rows trained on per second of wall time, evaluations included (Trainer's own figure
+        # assumes every planned epoch ran, which a time limit or early stopping cuts short).
+        "train_examples_per_second": round(
+            trainer.state.global_step
+            * args.per_device_train_batch_size
+            * args.gradient_accumulation_steps
+            * args.world_size
+            / wall,
+            2,
+        ),  # fmt: skip
+        "time_limit_minutes": sizes.time_limit_minutes,
+        "stopped_by": "time limit"
+        if time_limit and time_limit.reached
+        else "early stopping"
+        if trainer.state.global_step < trainer.state.max_steps
+        else "epochs",
+        "bf16": bool(args.bf16),
+        "learning_rate": args.learning_rate,
+        "lr_scheduler_type": str(
+            args.lr_scheduler_type.value
+            if hasattr(args.lr_scheduler_type, "value")
+            else args.lr_scheduler_type
+        ),  # fmt: skip
         "peak_memory_mb": round(peak_memory_mb(), 1),
         "device": "cuda" if torch.cuda.is_available() else "cpu",
         "resumed_from": Path(last).name if last else None,

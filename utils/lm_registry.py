@@ -111,6 +111,12 @@ class ProfileSizes:
     model: dict  # config overrides for a model built from scratch; empty for full
     learning_rate: float | None  # None: the recipe's
     warmup_steps: int | None = None
+    eval_steps: int | None = None  # evaluate (and keep a checkpoint) every n steps; None: every epoch
+    patience: int = 10  # evaluations without a better val loss before early stopping
+    # Wall-clock bound on training: past it the run stops, evaluates, and keeps its best checkpoint,
+    # so a slow draw of the machine trains for fewer steps instead of for longer.
+    time_limit_minutes: float | None = None
+    bf16: bool = False  # bf16 autocast where the CPU (AMX, AVX512-BF16) or GPU supports it
 
 
 PROFILES: dict[str, dict[str, ProfileSizes]] = {
@@ -161,6 +167,25 @@ def sizes_for(experiment: Experiment, profile: str) -> ProfileSizes:
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
     return PROFILES[profile][experiment.family]
+
+
+def with_changes(
+    experiment: Experiment, profile: str, changes: dict | None
+) -> tuple[Experiment, ProfileSizes]:
+    """The experiment and its profile sizes with some values changed (a sweep's variant): keys
+    of ``ProfileSizes`` change the sizes, ``model`` is merged into the model config, anything
+    else is a recipe value."""
+    sizes = sizes_for(experiment, profile)
+    changes = dict(changes or {})
+    size_keys = set(ProfileSizes.__dataclass_fields__)
+    size_changes = {k: changes.pop(k) for k in list(changes) if k in size_keys}
+    if "model" in size_changes:
+        size_changes["model"] = {**sizes.model, **size_changes["model"]}
+    unknown = set(changes) - set(experiment.recipe)
+    if unknown:
+        raise ValueError(f"unknown setting(s) {', '.join(sorted(unknown))}; known: "
+                         f"{', '.join(sorted(size_keys | set(experiment.recipe)))}")  # fmt: skip
+    return replace(experiment, recipe={**experiment.recipe, **changes}), replace(sizes, **size_changes)
 
 
 def with_recipe(experiment: Experiment, **changes) -> Experiment:

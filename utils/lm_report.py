@@ -40,9 +40,9 @@ def train_or_load(name: str, profile: str, work_dir: str | Path | None = None, r
     return train(name, profile=profile, out_dir=out, progress=False)
 
 
-def val_loss_curve(out: Path) -> list[tuple[int, float]]:
+def val_loss_curve(out: Path) -> list[tuple[float, float]]:
     with (out / "val_loss.csv").open(encoding="utf-8") as f:
-        return [(int(row["epoch"]), float(row["val_loss"])) for row in csv.DictReader(f)]
+        return [(float(row["epoch"]), float(row["val_loss"])) for row in csv.DictReader(f)]
 
 
 def plot_family(family: str, names: Sequence[str], profile: str, work_dir: str | Path | None = None) -> Path:

@@ -1,0 +1,201 @@
+"""The ``cpu`` recipe sweep: which T5 recipe makes the best comments within the CPU budget.
+
+Every variant trains ``transfer_0`` in the ``cpu`` profile with some values changed (model
+size, learning rate, schedule, bf16, training rows), under the same wall-clock limit, then
+writes greedy comments for the same val rows and is scored on them. One row per variant goes to
+``models/t5/sweep.csv`` and the table ``models/t5/sweep.md``; a variant already in the CSV is
+not trained again, so a killed sweep resumes.
+
+    .venv/bin/python -m utils.lm_sweep --minutes 4            # every variant
+    .venv/bin/python -m utils.lm_sweep --only base bf16 --minutes 1
+
+Quality is ranked by val loss (the trained objective, same tokenizer recipe for every variant),
+with label coverage and chrF of the generated comments beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from utils.paths import MODELS, shown_path
+
+SWEEP_DIR = MODELS / "t5" / "sweep"
+TABLE_CSV = MODELS / "t5" / "sweep.csv"
+TABLE_MD = MODELS / "t5" / "sweep.md"
+EVAL_ROWS = 300
+# Every variant evaluates often enough that early stopping and the time limit can act mid-epoch.
+SWEEP_DEFAULTS = {"eval_steps": 150, "patience": 3}
+
+# name → (changes to the cpu profile / recipe, what it tests)
+VARIANTS: dict[str, tuple[dict, str]] = {
+    "base": ({}, "the cpu recipe before the sweep: 6.9 M, lr 1.5e-3 linear, fp32"),
+    "bf16": ({"bf16": True}, "bf16 autocast"),
+    "bf16_lr3e-3": ({"bf16": True, "learning_rate": 3e-3}, "bf16, twice the learning rate"),
+    "bf16_cosine": ({"bf16": True, "lr_scheduler_type": "cosine"}, "bf16, cosine schedule"),
+    "bf16_6k_rows": ({"bf16": True, "max_train": 6000}, "bf16, 6,000 training rows (the earlier data size)"),
+    "bf16_14m": (
+        {"bf16": True, "model": {"d_model": 320, "d_kv": 40, "d_ff": 1024, "num_layers": 4}},
+        "bf16, 14 M parameters (d 320, 4+4 layers)",
+    ),
+    "bf16_19m": (
+        {"bf16": True, "model": {"d_model": 384, "d_kv": 48, "d_ff": 1152, "num_layers": 4}},
+        "bf16, 19 M parameters (d 384, 4+4 layers)",
+    ),
+}
+COLUMNS = [
+    "variant", "note", "parameters", "bf16", "learning_rate", "lr_scheduler_type", "train_rows",
+    "minutes", "examples_per_second", "epochs", "stopped_by", "val_loss", "char_bleu_1", "char_bleu_4",
+    "chrf", "rouge_morpheme_l_f", "label_coverage", "question_rate", "speech_level_acc",
+]  # fmt: skip
+
+
+def sweep_eval_pairs(seed: int = 42, rows: int = EVAL_ROWS) -> list[tuple[str, str]]:
+    """The same val rows for every variant (the val half of comments_val.json; the test half is
+    kept for the shipped model's final numbers)."""
+    from utils.lm import load_splits
+
+    val = load_splits(None, None, seed)["val"]
+    return random.Random(seed).sample(val, min(rows, len(val)))
+
+
+def score_run(model_dir: Path, pairs: Sequence[tuple[str, str]]) -> dict:
+    """Greedy comments for ``pairs`` in each row's own style, scored against the references."""
+    from utils.metrics import evaluate_model
+    from utils.styles import split_model_input
+
+    labels = [split_model_input(source)[0] for source, _ in pairs]
+    styles = [split_model_input(source)[1] for source, _ in pairs]
+    plain = [(lab, comment) for lab, (_, comment) in zip(labels, pairs, strict=True)]
+    scores, _ = evaluate_model(model_dir, plain, decoding="greedy", styles=styles)
+    return scores
+
+
+def table_row(name: str, note: str, summary: dict, scores: dict) -> dict:
+    return {
+        "variant": name,
+        "note": note,
+        "parameters": summary["parameters"],
+        "bf16": summary["bf16"],
+        "learning_rate": summary["learning_rate"],
+        "lr_scheduler_type": summary["lr_scheduler_type"],
+        "train_rows": summary["train_rows"],
+        "minutes": summary["train_minutes"],
+        "examples_per_second": summary["train_examples_per_second"],
+        "epochs": summary["epochs_run"],
+        "stopped_by": summary["stopped_by"],
+        "val_loss": summary["best_val_loss"],
+        **{k: scores[k] for k in COLUMNS if k in scores},
+    }
+
+
+def read_table(path: Path = TABLE_CSV) -> list[dict]:
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def write_tables(
+    rows: list[dict],
+    csv_path: Path = TABLE_CSV,
+    md_path: Path = TABLE_MD,
+    minutes: float = 0,
+    eval_rows: int = EVAL_ROWS,
+) -> None:
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    with csv_path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    best = pick(rows)
+    shown = [c for c in COLUMNS if c != "note"]
+    lines = [
+        f"# `cpu` recipe sweep ({len(rows)} variants, each limited to {minutes:g} min of training)",
+        "",
+        "`python -m utils.lm_sweep` — scores: greedy comments for the same "
+        f"{eval_rows} val rows, each asked in its own style. Pick: lowest val loss → **{best['variant']}**.",
+        "",
+        "| " + " | ".join(shown) + " |",
+        "| " + " | ".join("---" if c in ("variant", "stopped_by", "lr_scheduler_type") else "---:" for c in shown) + " |",
+    ]  # fmt: skip
+    lines += ["| " + " | ".join(str(row[c]) for c in shown) + " |" for row in rows]
+    lines += ["", *[f"- `{row['variant']}`: {row['note']}" for row in rows]]
+    md_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def pick(rows: Sequence[dict]) -> dict:
+    """The variant with the lowest val loss; label coverage breaks ties."""
+    return min(rows, key=lambda r: (float(r["val_loss"]), -float(r["label_coverage"])))
+
+
+def run_sweep(
+    names: Sequence[str],
+    minutes: float,
+    *,
+    profile: str = "cpu",
+    out_dir: Path = SWEEP_DIR,
+    csv_path: Path = TABLE_CSV,
+    md_path: Path = TABLE_MD,
+    eval_rows: int = EVAL_ROWS,
+    keep_weights: bool = False,
+) -> list[dict]:
+    from utils.lm import train
+
+    rows = [r for r in read_table(csv_path) if r["variant"] in VARIANTS]
+    done = {r["variant"] for r in rows}
+    pairs = sweep_eval_pairs(rows=eval_rows)
+    for name in names:
+        if name in done:
+            print(f"{name}: already in {shown_path(csv_path)}")
+            continue
+        changes, note = VARIANTS[name]
+        run = out_dir / name
+        summary = train(
+            "transfer_0",
+            profile=profile,
+            out_dir=run,
+            progress=False,
+            changes={**SWEEP_DEFAULTS, "time_limit_minutes": minutes, **changes},
+        )
+        row = table_row(name, note, summary, score_run(run / "best", pairs))
+        print(json.dumps(row, ensure_ascii=False))
+        rows.append(row)
+        write_tables(rows, csv_path, md_path, minutes, len(pairs))
+        shutil.rmtree(run / "checkpoints", ignore_errors=True)
+        if not keep_weights:
+            shutil.rmtree(run / "best", ignore_errors=True)
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m utils.lm_sweep", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="+", choices=list(VARIANTS), help="default: every variant")
+    parser.add_argument("--minutes", type=float, default=4.0, help="training time limit per variant")
+    parser.add_argument("--profile", choices=("smoke", "cpu"), default="cpu")
+    parser.add_argument("--out", type=Path, default=SWEEP_DIR, help="where runs are trained")
+    parser.add_argument("--table", type=Path, default=TABLE_CSV, help="the CSV (the .md beside it)")
+    parser.add_argument("--eval-rows", type=int, default=EVAL_ROWS)
+    parser.add_argument("--keep-weights", action="store_true")
+    args = parser.parse_args(argv)
+    rows = run_sweep(
+        args.only or list(VARIANTS),
+        args.minutes,
+        profile=args.profile,
+        out_dir=args.out,
+        csv_path=args.table,
+        md_path=args.table.with_suffix(".md"),
+        eval_rows=args.eval_rows,
+        keep_weights=args.keep_weights,
+    )
+    print(f"pick: {pick(rows)['variant']} ({shown_path(args.table.with_suffix('.md'))})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
