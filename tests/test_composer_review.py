@@ -17,8 +17,32 @@ ALL_SHAPES = {
 }
 
 
+# Phrases the review found at fault, removed from the banks by the fix (issue 12 item 1): the
+# detector cases below are comments of the composer before it, traced against these as well.
+REMOVED = {
+    "generic": {
+        "pair": ["{a:이} 있어서 {b:이} 더 살아 보여요"],
+        "many": ["{list:이} 함께라서 더 즐거워 보여요", "{list:의} 조화가 참 보기 좋아요"],
+    },
+    "closers": {"분노": ["그래도 늘 응원하고 있어요"], "공포": ["무사해서 정말 다행이에요"]},
+}
+
+
+SHIPPED_BANKS = review.phrase_banks
+
+
+def banks_before_the_fix() -> dict:
+    banks = SHIPPED_BANKS()
+    return {
+        name: {k: v + REMOVED.get(name, {}).get(k, []) for k, v in bank.items()} if name in REMOVED else bank
+        for name, bank in banks.items()
+    }
+
+
 def row(labels: str, comment: str) -> dict:
-    return {"labels": labels, "comment": comment, "origin": review.trace_origin(labels, comment)}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(review, "phrase_banks", banks_before_the_fix)
+        return {"labels": labels, "comment": comment, "origin": review.trace_origin(labels, comment)}
 
 
 def test_sampler_covers_every_shape_and_keeps_its_promises():

@@ -3,8 +3,13 @@ warm and polite), built from the phrase banks in ``data/phrases`` with particles
 each noun (``tossi``).
 
 It is the data generator when no LLM key is set (and what CI uses), and the pipeline's last
-resort when no text model exists. The same (labels, key, style) always gives the same comment;
-the default style's comments are those of the composer before styles existed.
+resort when no text model exists. The same (labels, key, style) always gives the same comment.
+
+Coherence (issue 12, ``data/composer_review/README.md``): opener, closer and mood emoji come from
+one mood, even with two emotions; a remark or closer that repeats a content word of the parts
+before it is drawn again (``utils.comment_words``); pair and list remarks only say that the
+objects are in the photo, never that they suit or complete each other; body parts get remarks
+about the person; no "also" (…도) remark comes first.
 
 Styles: 반말 uses the casual forms of the banks (``utils.phrases.to_casual``, an explicit rule
 table); a tone other than 다정한 takes its openers, closers and emojis from
@@ -22,6 +27,7 @@ from functools import cache
 import tossi
 
 from utils import labels as vocab
+from utils.comment_words import mixed_submoods, noticeable_words
 from utils.phrases import casual_list, load_bank
 from utils.styles import DEFAULT_STYLE, Style, parse_style
 from utils.textdata import validate_comment
@@ -30,6 +36,13 @@ NO_EMOTION = "없음"
 TARGET_CHARS = 80  # the reference's comments: mean 41, max 92 characters
 _PLACEHOLDER = re.compile(r"\{(obj|a|b|list)(?::([^}]+))?\}")
 BRIGHT_MOODS = ("기쁨", NO_EMOTION)  # faces a playful opener suits
+REDRAWS = 8  # draws of remarks, then of the closer, until none repeats a word of the parts before
+# OIV7 body parts (손, 코, 팔 …) have their own remarks about the person; never items of a list of things.
+BODY_PARTS = frozenset(
+    f"Human {part}"
+    for part in ("arm", "beard", "body", "ear", "eye", "foot", "hair", "hand", "head", "leg", "mouth", "nose")
+)
+_ALSO = re.compile(r"\{(obj|list):도\}")
 
 
 def phrase_banks() -> dict[str, dict]:
@@ -110,6 +123,11 @@ def fill(template: str, *, obj: str = "", a: str = "", b: str = "", items: list[
     return _PLACEHOLDER.sub(replace, template)
 
 
+def _not_also(templates: list[str]) -> list[str]:
+    """The templates without an "also" subject ({obj:도}), for a first or only remark."""
+    return [t for t in templates if not _ALSO.search(t)] or templates
+
+
 def _english_key(label: str) -> str | None:
     try:
         return vocab.en_name(label)
@@ -134,8 +152,7 @@ class OfflineComposer:
         style = self.style if style is None else parse_style(style)
         emotions, objects = vocab.split_labels(vocab.parse_labels(labels, strict=False))
         banks = style_banks(style)
-        # The default style keeps the seeds and the checks it had before styles existed, so the
-        # shipped dataset is reproduced byte for byte.
+        # The default style keeps the seeds and the checks it had before styles existed.
         salt = "" if style == DEFAULT_STYLE else f"{style.key}|"
         checked_style = None if style == DEFAULT_STYLE else style
         comment = ""
@@ -155,13 +172,26 @@ class OfflineComposer:
         return [self.compose(labels, key, style) for labels, key in zip(label_strings, keys, strict=True)]
 
     def _draft(self, rng: random.Random, banks: StyleBanks, emotions: list[str], objects: list[str]) -> str:
-        mood = emotions[0] if emotions else NO_EMOTION
-        closing_mood = emotions[-1] if emotions else NO_EMOTION
+        mood = self._mood(rng, banks, emotions)
         opener = rng.choice(banks.openers[mood])
-        closer = rng.choice(banks.closers[closing_mood])
+        used = noticeable_words(opener)
         remarks = self._remarks(rng, banks, objects)
+        for _ in range(REDRAWS):  # no content word of the opener again, nor one remark's in the next
+            words = [noticeable_words(r) for r in remarks]
+            if not any(w & used for w in words) and all(
+                not (a & b) for i, a in enumerate(words) for b in words[i + 1 :]
+            ):
+                break
+            remarks = self._remarks(rng, banks, objects)
+        used = used.union(*(noticeable_words(r) for r in remarks))
+        closers = banks.closers[mood]
+        closer = rng.choice(closers)
+        for _ in range(REDRAWS):  # nor a word of the parts before it, nor the other sub-mood
+            if not (noticeable_words(closer) & used) and not mixed_submoods(opener, closer):
+                break
+            closer = rng.choice(closers)
         mood_emoji = rng.choice(banks.mood_emojis[mood])
-        end_emoji = self._object_emoji(rng, banks, objects) or rng.choice(banks.generic_emojis)
+        end_emoji = self._end_emoji(rng, banks, objects, avoid=mood_emoji)
         body = " ".join(f"{r}{rng.choice('.!')}" for r in remarks)
         # Longest first; shorter forms drop the closer, then the opener, to stay near the target.
         candidates = [
@@ -181,23 +211,54 @@ class OfflineComposer:
         # Prefer richer comments, but not always the longest: varied lengths read naturally.
         return fitting[0] if rng.random() < 0.6 else rng.choice(fitting)
 
+    @staticmethod
+    def _mood(rng: random.Random, banks: StyleBanks, emotions: list[str]) -> str:
+        """The one mood of a comment's opener, closer and mood emoji. With two emotions: 기쁨 and
+        a sad, angry or startled face read as that face (a bright opener before a consoling
+        closer contradicts itself); two such faces, one of them, drawn."""
+        known = [e for e in emotions if e in banks.openers and e in banks.closers]
+        if not known:
+            return NO_EMOTION
+        clouded = [e for e in known if e != "기쁨"]
+        if len(clouded) > 1:
+            return rng.choice(clouded)
+        return clouded[0] if clouded else known[0]
+
     def _remarks(self, rng: random.Random, banks: StyleBanks, objects: list[str]) -> list[str]:
-        generic = banks.generic
+        """One remark per object for one or two objects, else one list remark; a body part (코,
+        팔) gets its own remark about the person, never a place in a list of things. No remark
+        opens with an "also" (…도) that has nothing before it."""
         if not objects:
             return []
-        if len(objects) == 1:
-            return [self._single(rng, banks, objects[0])]
-        if len(objects) == 2:
+        parts = [o for o in objects if _english_key(o) in BODY_PARTS]
+        things = [o for o in objects if o not in parts]
+        remarks = [self._single(rng, banks, p, first=i == 0) for i, p in enumerate(parts)]
+        first = not remarks
+        generic = banks.generic
+        if len(things) == 1:
+            remarks.append(self._single(rng, banks, things[0], first=first))
+        elif len(things) == 2:
             if rng.random() < 0.5:
-                return [self._single(rng, banks, objects[0]), self._single(rng, banks, objects[1])]
-            return [fill(rng.choice(generic["pair"]), a=objects[0], b=objects[1])]
-        return [fill(rng.choice(generic["many"]), items=objects)]
+                remarks += [
+                    self._single(rng, banks, things[0], first=first),
+                    self._single(rng, banks, things[1]),
+                ]
+            else:
+                remarks.append(fill(rng.choice(generic["pair"]), a=things[0], b=things[1]))
+        elif things:
+            remarks.append(fill(rng.choice(_not_also(generic["many"])), items=things))
+        return remarks
 
-    def _single(self, rng: random.Random, banks: StyleBanks, label: str) -> str:
+    def _single(self, rng: random.Random, banks: StyleBanks, label: str, first: bool = False) -> str:
         key = _english_key(label)
-        bank = banks.objects.get(key) if key else None
-        return fill(rng.choice(bank or banks.generic["single"]), obj=label)
+        bank = (banks.objects.get(key) if key else None) or banks.generic["single"]
+        return fill(rng.choice(_not_also(bank) if first else bank), obj=label)
 
-    def _object_emoji(self, rng: random.Random, banks: StyleBanks, objects: list[str]) -> str | None:
-        choices = [e for o in objects for e in banks.object_emojis.get(_english_key(o) or "", [])]
-        return rng.choice(choices) if choices else None
+    def _end_emoji(self, rng: random.Random, banks: StyleBanks, objects: list[str], avoid: str) -> str:
+        """An emoji for the objects (else a generic one), other than the mood emoji."""
+        own = [e for e in self._object_emojis(banks, objects) if e != avoid]
+        return rng.choice(own or [e for e in banks.generic_emojis if e != avoid])
+
+    @staticmethod
+    def _object_emojis(banks: StyleBanks, objects: list[str]) -> list[str]:
+        return [e for o in objects for e in banks.object_emojis.get(_english_key(o) or "", [])]

@@ -23,6 +23,7 @@ from pathlib import Path
 import tossi
 
 from utils import labels as vocab
+from utils.comment_words import AMUSED_CUES, CONCERNED_CUES, repeated_words
 from utils.composer import NO_EMOTION, TARGET_CHARS, OfflineComposer, _english_key, fill, phrase_banks
 from utils.labelsets import EMOTION_WEIGHTS, object_pool
 
@@ -123,37 +124,6 @@ def review_sample(n: int = 300, seed: int = 0) -> list[Row]:
 
 # --- detectors: each takes a row and says whether the fault is there ---------------------------
 
-# Content morphemes whose repetition a reader notices, less the short ones every Korean
-# sentence repeats (있다, 하다, 보다, 잘, 더).
-_CONTENT_TAGS = ("NNG", "NNP", "VA", "VV", "MAG", "XR")
-COMMON_STEMS = frozenset(
-    [
-        "있",
-        "하",
-        "되",
-        "보",
-        "보이",
-        "같",
-        "주",
-        "이",
-        "잘",
-        "더",
-        "다",
-        "또",
-        "수",
-        "것",
-        "때",
-        "게",
-        "없",
-        "나",
-        "들",
-        "좋",
-    ]
-)
-# Cue words of the two sub-moods that the 공포 and 분노 banks mix: amusement at the face, and
-# concern for the person. Both in one comment read as laughing at someone while consoling them.
-AMUSED_CUES = ("귀여", "귀엽", "웃음이 번", "리액션", "예술", "배우급", "만화", "사랑스러", "정겨", "재미")
-CONCERNED_CUES = ("걱정", "진정", "달래", "푸세요", "풀리", "위로", "토닥", "다독", "안심", "괜찮아")
 CHEERFUL_REMARK_CUES = ("즐거워", "짝꿍", "팀워크", "케미", "신나")
 NEGATIVE_MOODS = ("슬픔", "분노", "공포")
 # Pair and list templates that claim a relation between the objects (one makes the other look
@@ -167,26 +137,6 @@ _DOUBLE_SUBJECT = re.compile(r"[가-힣][이가] [가-힣]+[이가] 느껴")
 _SENTENCE = re.compile(r"[^.!?]+[.!?]")
 MAX_SENTENCES = 4
 MIN_CHARS = 15
-
-
-def content_words(text: str) -> list[str]:
-    from utils.style_check import kiwi  # kiwipiepy loads in seconds: only when a detector needs it
-
-    words, last_end = [], -1
-    for token in kiwi().tokenize(text):
-        tag = token.tag.split("-")[0]  # VA-I (irregular 즐거운) is still VA
-        word = token.lemma if tag in ("VA", "VV") else token.form
-        # A reduplicated word (토닥토닥, 반짝반짝) is one word, not a repetition.
-        if tag in _CONTENT_TAGS and not (words and words[-1] == word and token.start == last_end):
-            words.append(word)
-        last_end = token.end
-    return words
-
-
-def repeated_words(text: str) -> list[str]:
-    """Content words (noun, verb or adjective stem, adverb) that ``text`` uses more than once."""
-    counts = Counter(w for w in content_words(text) if w.removesuffix("다") not in COMMON_STEMS)
-    return sorted(w for w, c in counts.items() if c > 1)
 
 
 def repeated_word(row: Row) -> bool:
