@@ -20,7 +20,7 @@ from utils.llm_prompt import EXAMPLE_LABELS, EXAMPLES
 from utils.paths import DATA, ROOT
 from utils.phrases import load_bank
 from utils.style_check import comment_tone, speech_level
-from utils.styles import DEFAULT_STYLE, Style, all_styles
+from utils.styles import DEFAULT_STYLE, Style, all_styles, model_input, split_model_input, styles_for
 from utils.textdata import read_dataset, read_jsonl, validate_comment
 
 PARTICLES = "이가을를은는와과"
@@ -139,21 +139,37 @@ def test_the_sampler_is_seeded_and_has_the_reference_shape():
     assert all(text == vocab.format_labels(vocab.parse_labels(text)) for text in first)
 
 
-@pytest.mark.parametrize(("name", "minimum"), [("comments_train.json", 6000), ("comments_val.json", 1200)])
+# data/README.md: the shipped dataset's style mix (the default style 30 %, each other style 10 %)
+STYLE_MIX = "존댓말,다정한=3; 존댓말,유쾌한=1; 존댓말,차분한=1; 존댓말,응원하는=1; "
+STYLE_MIX += "반말,다정한=1; 반말,유쾌한=1; 반말,차분한=1; 반말,응원하는=1"
+
+
+@pytest.mark.parametrize(("name", "minimum"), [("comments_train.json", 20000), ("comments_val.json", 2000)])
 def test_the_shipped_dataset_is_large_enough_and_every_row_is_valid(name, minimum):
     rows = read_dataset(DATA / "text_data" / name)
     assert len(rows) >= minimum
     problems = [(labels, comment, p) for labels, comment in rows if (p := validate_comment(comment, labels))]
     assert problems == []
     assert max(len(comment) for _, comment in rows) <= 80
+    shares = Counter(split_model_input(source)[1] for source, _ in rows)
+    assert shares[DEFAULT_STYLE] == round(0.3 * len(rows)) and len(shares) == 8
+    styled = [(s, c) for s, c in rows[:200]]  # the speech level and tone of a prefix (kiwipiepy: slow)
+    assert [(s, c) for s, c in styled if validate_comment(c, s, style=split_model_input(s)[1])] == []
 
 
 def test_the_shipped_training_data_is_what_the_documented_command_makes(tmp_path):
-    """data/README.md: ``generate --backend offline --sample 6000 --seed 1``; the first 150 rows
-    come out again (the sampler's prefix and the composer's keys do not depend on the size)."""
+    """data/README.md: ``generate --backend offline --sample 20000 --seed 1 --style-mix ...``; the
+    first 150 rows come out again (the sampler's prefix and the composer's keys do not depend on
+    the size; the styles are those the mix assigns to the first 150 of 20,000 rows)."""
     out = tmp_path / "train.jsonl"
-    generate_dataset(sample_label_sets(150, seed=1), out, OfflineBackend(seed=1), progress=False)
-    regenerated = [(r["labels"], r["comment"]) for r in sorted(read_jsonl(out), key=lambda r: int(r["id"]))]
+    styles = styles_for(20000, None, STYLE_MIX, 1)[:150]
+    generate_dataset(
+        sample_label_sets(150, seed=1), out, OfflineBackend(seed=1), styles=styles, progress=False
+    )
+    regenerated = [
+        (model_input(r["labels"], r.get("style")), r["comment"])
+        for r in sorted(read_jsonl(out), key=lambda r: int(r["id"]))
+    ]
     assert regenerated == read_dataset(DATA / "text_data" / "comments_train.json")[:150]
 
 
@@ -205,7 +221,7 @@ def test_casual_banks_hold_the_hand_written_casual_forms():
     assert "환한 미소가 정말 보기 좋아" in casual.openers["기쁨"]
     assert "밝은 에너지가 가득한 사진이야" in casual.openers["기쁨"]
     assert "오늘도 좋은 하루 보내" in casual.closers["기쁨"]
-    assert "그 미소 오래오래 간직해" in casual.closers["기쁨"]
+    assert "오늘의 미소 오래오래 간직해" in casual.closers["기쁨"]
     assert "{obj:이} 깨알 같은 포인트야" in casual.generic["single"]
     assert all(len(casual.openers[m]) >= 15 and len(casual.closers[m]) >= 10 for m in casual.openers)
 
@@ -232,12 +248,22 @@ def test_a_sad_face_gets_kind_playful_closers_and_a_calm_voice_never_exclaims():
     assert not [c for c in calm if "!" in c]
 
 
-def test_the_default_style_is_the_composer_before_styles():
+def test_the_shipped_rows_are_the_composers_comments_in_their_styles():
     composer = OfflineComposer(seed=1)
     rows = read_dataset(DATA / "text_data" / "comments_train.json")[:40]
+    inputs = [split_model_input(source) for source, _ in rows]
     keys = [f"{i}:0" for i in range(40)]
-    assert composer.compose_many([lab for lab, _ in rows], keys, DEFAULT_STYLE) == [c for _, c in rows]
-    assert composer.compose_many([lab for lab, _ in rows], keys) == [c for _, c in rows]
+    composed = [
+        composer.compose(labels, key, style) for (labels, style), key in zip(inputs, keys, strict=True)
+    ]
+    assert composed == [c for _, c in rows]
+    default = [(labels, key, c) for (labels, style), key, (_, c) in zip(inputs, keys, rows, strict=True)]
+    default = [
+        (labels, key, c)
+        for (labels, key, c), (_, style) in zip(default, inputs, strict=True)
+        if style == DEFAULT_STYLE
+    ]
+    assert default and all(composer.compose(labels, key) == c for labels, key, c in default)
 
 
 def test_the_prompt_spells_out_the_style_and_shows_an_example_in_it():
@@ -313,3 +339,111 @@ def test_the_generation_modules_import_without_a_circle():
     assert not imports("llm_types") & {"datagen", "llm_backends", "llm_batch"}
     assert not imports("llm_batch") & {"datagen", "llm_backends"}
     assert not imports("llm_backends") & {"datagen"}
+
+
+# --- coherence (issue 12 item 1, data/composer_review/README.md) ------------------------------
+
+
+def review_label_sets(n: int = 400, seed: int = 5) -> list[str]:
+    from utils.composer_review import sample_label_sets as review_sets
+
+    return [labels for labels, _ in review_sets(n, seed)]
+
+
+def composed_with_parts(style: Style = DEFAULT_STYLE, n: int = 400, seed: int = 5) -> list[tuple[str, str]]:
+    composer = OfflineComposer(seed=seed)
+    return [
+        (labels, composer.compose(labels, i, style)) for i, labels in enumerate(review_label_sets(n, seed))
+    ]
+
+
+@pytest.mark.parametrize("style", [DEFAULT_STYLE, Style("반말", "다정한"), Style("반말", "유쾌한")])
+def test_pair_and_list_remarks_claim_no_relation_or_harmony_between_the_objects(style):
+    generic = style_banks(style).generic
+    claims = re.compile(r"어울|어우러|조화|조합|함께라|사이좋|팀워크|시너지|짝꿍|케미|조연|돋보이게|더 살아")
+    assert [t for t in generic["pair"] + generic["many"] if claims.search(t)] == []
+    assert len(generic["pair"]) >= 12 and len(generic["many"]) >= 12
+    for labels, comment in composed_with_parts(style, n=200):
+        objects = vocab.split_labels(vocab.parse_labels(labels, strict=False))[1]
+        if len(objects) >= 2:
+            assert not re.search(r"(팀워크|시너지|사이좋게|함께라서 더 즐거워|조연)", comment), (
+                labels,
+                comment,
+            )
+
+
+def test_no_content_word_repeats_across_opener_remarks_and_closer():
+    from utils.comment_words import repeated_words
+
+    # Words an object's name brings twice (나무 … 나무통, 차 … 차 한 잔) are the labels', not the composer's.
+    repeats = []
+    for labels, comment in composed_with_parts(n=400):
+        names = " ".join(vocab.split_labels(vocab.parse_labels(labels, strict=False))[1])
+        words = [w for w in repeated_words(comment) if w not in names]
+        repeats += [(labels, comment, words)] if words else []
+    assert len(repeats) <= 2, repeats
+
+
+def test_two_emotions_give_one_mood_a_bright_opener_never_meets_a_consoling_closer():
+    banks = phrase_banks()
+    composer = OfflineComposer(seed=3)
+    for pair in ("기쁨, 슬픔", "슬픔, 기쁨", "기쁨, 분노", "공포, 기쁨", "슬픔, 공포", "분노, 슬픔"):
+        for key in range(60):
+            comment = composer.compose(f"{pair}, 나무", key)
+            openers = {m for m, ps in banks["openers"].items() for p in ps if comment.startswith(p)}
+            opener = max(
+                (p for ps in banks["openers"].values() for p in ps if comment.startswith(p)),
+                key=len,
+                default="",
+            )
+            rest = comment[len(opener) :]
+            closers = {m for m, ps in banks["closers"].items() for p in ps if p in rest}
+            if openers and closers:
+                assert openers & closers, (pair, comment)
+            assert not ("기쁨" in pair and openers == {"기쁨"}), (pair, comment)  # the face is not only happy
+    mood_emojis = phrase_banks()["emojis"]["emotions"]
+    happy_only = set(mood_emojis["기쁨"]) - set(mood_emojis["슬픔"])
+    sad = [composer.compose("기쁨, 슬픔", key) for key in range(60)]
+    assert not [c for c in sad if any(e in c for e in happy_only)]
+
+
+def test_closers_stand_alone_and_no_first_remark_says_also():
+    banks = phrase_banks()
+    closers = [c for bank in banks["closers"].values() for c in bank]
+    assert not [c for c in closers if c.startswith(("그래도", "그 ", "무사해서", "안심하고"))]
+    from utils.composer_review import trace_origin
+
+    for labels, comment in composed_with_parts(n=400):
+        remarks = trace_origin(labels, comment)["remarks"]
+        assert not (remarks and re.match(r"\{(obj|list):도\}", remarks[0]["template"])), (labels, comment)
+
+
+def test_the_review_detectors_find_no_relation_mood_or_reference_fault_in_fresh_rows():
+    from utils.composer_review import detect, review_sample
+
+    rows = detect(review_sample(300, seed=31))
+    kinds = ("nonsense_link", "hollow_harmony", "two_moods", "mood_clash", "dangling_reference")
+    kinds += ("odd_object_remark", "particle_spacing", "length_outlier")
+    assert [(r["labels"], r["comment"], r["detected"]) for r in rows if set(r["detected"]) & set(kinds)] == []
+
+
+def test_body_parts_get_remarks_about_the_person_never_a_place_in_a_list():
+    composer = OfflineComposer(seed=2)
+    objects = load_bank("objects")
+    for part in ("Human ear", "Human nose", "Human mouth", "Human arm", "Human leg", "Human beard"):
+        assert len(objects[part]) >= 3
+        ko = vocab.ko_name(part)
+        for key in range(30):
+            for labels in (f"나무, {ko}, 안경, 의자", f"기쁨, {ko}, 재킷", f"{ko}, 모자, 가방, 시계, 컵"):
+                comment = composer.compose(labels, key)
+                assert not re.search(rf"(, {ko}, |, {ko}[와과] |{ko}, )", comment), comment
+                assert not re.search(rf"(?<![가-힣]){ko}[와과] [가-힣 ]+[이가을를] ", comment), comment
+
+
+def test_vegetable_takes_eseo_and_no_comment_repeats_its_emoji():
+    assert "{obj:에서} 신선함이 느껴져요" in load_bank("objects")["Vegetable"]
+    assert not [t for t in load_bank("objects")["Vegetable"] if "{obj:이} 신선함이" in t]
+    emoji = re.compile(r"[\U0001F000-\U0001FAFF\u2600-\u27BF]\uFE0F?")
+    for _, comment in composed_with_parts(n=300):
+        found = emoji.findall(comment)
+        assert len(found) == len(set(found)), comment

