@@ -29,8 +29,9 @@ SWEEP_DIR = MODELS / "t5" / "sweep"
 TABLE_CSV = MODELS / "t5" / "sweep.csv"
 TABLE_MD = MODELS / "t5" / "sweep.md"
 EVAL_ROWS = 300
-# Every variant evaluates often enough that early stopping and the time limit can act mid-epoch.
-SWEEP_DEFAULTS = {"eval_steps": 150, "patience": 3}
+# Every variant starts from the cpu recipe as it was before the sweep (12 epochs, fp32), and
+# evaluates often enough that early stopping and the time limit can act mid-epoch.
+SWEEP_DEFAULTS = {"epochs": 12, "bf16": False, "eval_steps": 150, "patience": 3}
 
 # name → (changes to the cpu profile / recipe, what it tests)
 VARIANTS: dict[str, tuple[dict, str]] = {
