@@ -17,6 +17,7 @@ import argparse
 import json
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import torch
@@ -27,16 +28,22 @@ from utils.lm_decoding import DECODINGS, DEFAULT_DECODING  # noqa: E402
 from utils.lm_generate import CommentGenerator  # noqa: E402
 from utils.metrics import comment_stats, evaluation_splits, record_scores  # noqa: E402
 from utils.paths import MODELS  # noqa: E402
+from utils.styles import split_model_input  # noqa: E402
 from utils.textdata import validate_comment  # noqa: E402
 
 RECORD_KEY = "decoding_benchmark"  # beside the "decoding" key of python -m utils evaluate --record
 
 
-def measure(generator: CommentGenerator, labels: list[str], decoding: str, batch_size: int) -> dict:
-    """Quality of one decoding over every label set (its time comes from :func:`timings`)."""
-    comments = generator.generate(labels, decoding=decoding, batch_size=batch_size)
+def measure(generator: CommentGenerator, sources: list[str], decoding: str, batch_size: int) -> dict:
+    """Quality of one decoding over every model input (label set, with its style prefix on
+    styled rows): coverage of the bare labels, and validity including the asked style. Its time
+    comes from :func:`timings`."""
+    comments = generator.generate(sources, decoding=decoding, batch_size=batch_size)
+    labels, styles = zip(*map(split_model_input, sources), strict=True)
     stats = comment_stats(comments, labels)
-    problems = [validate_comment(c, lab) for c, lab in zip(comments, labels, strict=True)]
+    problems = [
+        validate_comment(c, lab, style) for c, lab, style in zip(comments, labels, styles, strict=True)
+    ]
     missing = [any(p.startswith("label not mentioned") for p in found) for found in problems]
     return {
         "label_coverage": round(stats["label_coverage"], 4),
@@ -61,20 +68,27 @@ def timings(
     return best
 
 
-def composer_rate(model: Path, labels: list[str], batch_size: int) -> dict:
-    """Share of comments ``write_comments`` hands to the composer, with its default decoding."""
+def composer_rate(model: Path, sources: list[str], batch_size: int) -> dict:
+    """Share of comments ``write_comments`` hands to the composer, with its default decoding,
+    each row asked in its own style."""
     from utils.pipeline import CommentPipeline
 
     pipeline = CommentPipeline(lm_dir=model, offline=True, load_vision=False, batch_size=batch_size)
+    by_style: dict = defaultdict(list)
+    for source in sources:
+        labels, style = split_model_input(source)
+        by_style[style].append(labels)
+    writers: list[str] = []
     start = time.perf_counter()
-    _, writers = pipeline.write_comments(labels)
+    for style, labels in by_style.items():
+        writers += pipeline.write_comments(labels, style=style)[1]
     seconds = time.perf_counter() - start
     composed = sum(w.startswith("offline composer") for w in writers)
     return {
         "decoding": DEFAULT_DECODING,
-        "composer_rate": round(composed / len(labels), 4),
+        "composer_rate": round(composed / len(sources), 4),
         "composer_comments": composed,
-        "ms_per_comment": round(1000 * seconds / len(labels), 1),
+        "ms_per_comment": round(1000 * seconds / len(sources), 1),
     }
 
 
@@ -99,7 +113,7 @@ def main() -> None:
     generator = CommentGenerator.from_pretrained(args.model, device="cpu")
     report: dict = {"model": args.model.name, "threads": args.threads, "splits": {}}
     for split, pairs in evaluation_splits(["test", "general"]).items():
-        labels = [lab for lab, _ in pairs][: args.limit]
+        labels = [source for source, _ in pairs][: args.limit]  # styled rows keep their style prefix
         rows = {name: measure(generator, labels, name, args.batch_size) for name in decodings}
         speed = timings(generator, labels[: args.time_sets], decodings, args.batch_size, args.rounds)
         for name, row in rows.items():

@@ -191,3 +191,20 @@ def test_the_pipeline_writes_with_its_decoding(t5_dir, monkeypatch):
     comments, writers = pipeline.write_comments(["기쁨, 안경"])
     assert len(comments) == 1 and used and set(used) == {"greedy"}
     assert CommentPipeline(lm_dir=t5_dir, offline=True, load_vision=False).decoding is None  # the default
+
+
+def test_the_guide_starts_a_label_only_where_a_phrase_can_start():
+    from utils.lm_generate import LabelGuide
+
+    tokenizer = CommentGenerator.from_pretrained(ROOT / "models" / "default_t5", device="cpu").tokenizer
+    guide = LabelGuide(tokenizer, ["기쁨, 핫도그, 초밥", "핫도그, 초밥"], start=1, bias=10.0)
+    objects = ["핫도그", "초밥"]
+    assert guide.emotional == [True, False]
+    assert not guide._may_start_label("", objects, emotional=True)  # the mood opens
+    assert guide._may_start_label("", objects, emotional=False)
+    assert guide._may_start_label("정말 신나 보여요! 🥰", objects, emotional=True)
+    assert guide._may_start_label("맛있겠어요.", objects, emotional=True)
+    assert guide._may_start_label("핫도그와", objects, emotional=True)  # a list the model began
+    assert guide._may_start_label("핫도그,", objects, emotional=True)
+    assert not guide._may_start_label("핫도그가", objects, emotional=True)  # mid-clause: "핫도그가 초밥이 …"
+    assert not guide._may_start_label("정말 신나", objects, emotional=False)

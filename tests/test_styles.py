@@ -11,7 +11,7 @@ import pytest
 from utils import __main__ as cli
 from utils import lm
 from utils.composer import OfflineComposer
-from utils.labelsets import sample_label_sets
+from utils.labelsets import label_set_stats, sample_label_sets
 from utils.lm_data import with_label_orders, with_rare_objects_repeated
 from utils.lm_generate import CommentGenerator
 from utils.metrics import evaluate_model, style_accuracy, styles_for_pairs
@@ -462,6 +462,38 @@ def test_evaluate_asks_the_model_for_each_style_and_scores_it(tmp_path):
     assert styles_for_pairs(pairs, None, None, seed=0) is None  # default-style data: no style scores
     styled = [(model_input("나무", "반말"), "c")]
     assert styles_for_pairs(styled, None, None, seed=0) == [Style("반말", "다정한")]
+
+
+def test_a_styled_test_row_is_asked_in_its_style_and_scored_on_its_bare_labels():
+    class Echo(CommentGenerator):
+        """Names the labels after the style prefix, casually when asked for 반말."""
+
+        def __init__(self) -> None:
+            self.name = "echo"
+            self.inputs: list[str] = []
+
+        def generate(self, inputs, **_):
+            self.inputs += inputs
+            out = []
+            for source in inputs:
+                labels, style = split_model_input(source)
+                objects = labels.split(", ")[1:]
+                out.append(
+                    f"{'와 '.join(objects)} 좋다! 🌳"
+                    if style.level == "반말"
+                    else f"{objects[0]} 좋아요! 🌳"
+                )
+            return out
+
+    pairs = [(model_input("기쁨, 나무, 안경", "반말,유쾌한"), "r"), ("기쁨, 나무", "r")]
+    echo = Echo()
+    scores, comments = evaluate_model(echo, pairs, styles=styles_for_pairs(pairs, None, None, seed=0))
+    assert echo.inputs == ["반말 · 유쾌한 | 기쁨, 나무, 안경", "기쁨, 나무"]
+    assert comments == ["나무와 안경 좋다! 🌳", "나무 좋아요! 🌳"]
+    assert scores["label_coverage"] == 1.0  # the prefix is not a label the comment must name
+    assert scores["speech_level_acc/반말,유쾌한"] == 1.0
+    stats = label_set_stats([source for source, _ in pairs])
+    assert stats["occurrences"] == {"나무": 2, "기쁨": 2, "안경": 1} and stats["share_with_emotion"] == 1.0
 
 
 def test_the_warm_default_tone_is_not_checked_but_other_tones_must_show():

@@ -38,8 +38,11 @@ def test_bf16_is_asked_only_where_the_hardware_has_it(tmp_path):
     _, sizes = with_changes(get_experiment("transfer_0"), "cpu", {"bf16": True})
     args = lm.training_arguments(get_experiment("transfer_0"), "cpu", tmp_path, 0, 1, False, sizes)
     assert args.bf16 == lm.bf16_available()
-    plain = lm.training_arguments(get_experiment("transfer_0"), "cpu", tmp_path, 0, 1, False)
-    assert not plain.bf16
+    _, fp32_sizes = with_changes(get_experiment("transfer_0"), "cpu", {"bf16": False})
+    fp32 = lm.training_arguments(get_experiment("transfer_0"), "cpu", tmp_path, 0, 1, False, fp32_sizes)
+    assert not fp32.bf16
+    shipped = lm.training_arguments(get_experiment("transfer_0"), "cpu", tmp_path, 0, 1, False)
+    assert shipped.bf16 == lm.bf16_available()  # the cpu recipe asks for bf16, the hardware decides
 
 
 def test_a_time_limit_stops_training_and_keeps_the_best_checkpoint(small_data, tmp_path):
@@ -110,3 +113,44 @@ def test_pick_prefers_the_lowest_val_loss_then_coverage():
         {"variant": "c", "val_loss": "0.6", "label_coverage": "0.85"},
     ]
     assert lm_sweep.pick(rows)["variant"] == "c"
+
+
+def test_a_variant_may_change_the_training_rows():
+    experiment, _ = with_changes(
+        get_experiment("transfer_0"), "cpu", {"label_orders": 2, "min_object_rows": 20}
+    )
+    assert (experiment.label_orders, experiment.min_object_rows) == (2, 20)
+    assert get_experiment("transfer_0").label_orders == 1
+    with pytest.raises(ValueError, match="known: .*label_orders"):
+        with_changes(get_experiment("transfer_0"), "cpu", {"label_order": 2})
+
+
+def test_the_final_stage_ranks_by_general_coverage_then_val_loss():
+    rows = [
+        {"variant": "a", "val_loss": "0.60", "general_label_coverage": "0.30"},
+        {"variant": "b", "val_loss": "0.70", "general_label_coverage": "0.41"},
+        {"variant": "c", "val_loss": "0.65", "general_label_coverage": "0.414"},
+    ]
+    assert lm_sweep.pick_final(rows)["variant"] == "c"  # b and c tie at 0.41; c has the lower loss
+    assert lm_sweep.pick(rows)["variant"] == "a"
+
+
+def test_the_final_stage_uses_the_recipe_and_scores_a_finished_run_without_training(tmp_path, monkeypatch):
+    variants = {"recipe": ({}, "the recipe as it is"), "two_orders": ({"label_orders": 2}, "label orders")}
+    kwargs = dict(variants=variants, profile="smoke", out_dir=tmp_path / "runs", csv_path=tmp_path / "final.csv",
+                  md_path=tmp_path / "final.md", eval_rows=12, keep_weights=True)  # fmt: skip
+    lm.train("transfer_0", profile="smoke", out_dir=tmp_path / "runs" / "recipe", progress=False)
+    trained: list[dict] = []
+    real_train = lm.train
+
+    def recording_train(*args, **kw):
+        trained.append(kw["changes"])
+        return real_train(*args, **kw)
+
+    monkeypatch.setattr(lm, "train", recording_train)
+    rows = lm_sweep.run_sweep(["recipe", "two_orders"], None, **kwargs)
+    assert trained == [{"label_orders": 2}]  # no sweep defaults, no time limit: the recipe's own
+    assert all(0 <= float(r["general_label_coverage"]) <= 1 for r in rows)
+    md = (tmp_path / "final.md").read_text(encoding="utf-8")
+    assert "lm_sweep --final" in md and "at the cpu recipe's own time limit" in md
+    assert f"**{lm_sweep.pick_final(rows)['variant']}**" in md and "general_label_coverage" in md

@@ -128,3 +128,13 @@ def test_statements_are_not_mistaken_for_questions():
         "좋은 하루 보내세요 🌳",
     ]:
         assert not textdata.has_question(text), text
+
+
+def test_a_label_listed_twice_is_a_problem_but_labels_inside_longer_ones_are_not():
+    assert validate_comment("나무, 안경과 안경이 숨어 있어! 👓", "기쁨, 안경, 나무") == [
+        "label listed twice: 안경"
+    ]
+    assert validate_comment("나무와 나무가 멋져요 🌳", "나무") == ["label listed twice: 나무"]
+    assert validate_comment("자전거 바퀴와 바퀴가 보여요 🛞", "자전거 바퀴, 바퀴") == []
+    assert validate_comment("차, 차 한 잔과 의자가 보여요 🍵", "차, 차 한 잔, 의자") == []
+    assert validate_comment("차와 달팽이가 있어요. 차가 멋져요 🐌", "차, 달팽이") == []  # two sentences

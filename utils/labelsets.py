@@ -71,9 +71,11 @@ def sample_label_sets(n: int, seed: int = 0) -> list[str]:
 
 def label_set_stats(label_strings: list[str]) -> dict:
     """Shape of a set of label strings, in the terms of reference §2.1: share of inputs by label
-    count (5 and more together), occurrences of each label, emotion share, distinct counts."""
+    count (5 and more together), occurrences of each label, emotion share, distinct counts.
+    Styled rows count by their labels; the style prefix is not a label."""
     from collections import Counter
 
+    label_strings = [split_model_input(text)[0] for text in label_strings]
     parsed = [vocab.parse_labels(text, strict=False) for text in label_strings]
     n = len(parsed) or 1
     by_count = Counter(min(len(labels), 5) for labels in parsed)

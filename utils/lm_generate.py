@@ -17,10 +17,11 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
+from utils.labels import is_emotion, parse_labels
 from utils.lm_data import IGNORE_INDEX, gpt2_rows, make_collator, prompt_for
 from utils.lm_decoding import Decoding, candidate_order, get_decoding, object_labels, pick_best
-from utils.styles import Style, model_input
-from utils.textdata import validate_comment
+from utils.styles import Style, model_input, split_model_input
+from utils.textdata import ends_sentence, validate_comment
 
 MODEL_INFO_FILE = "sns_comment.json"
 # A per-tensor "Loading weights" bar for a 13 MB model is noise in notebooks and the CLI.
@@ -45,13 +46,21 @@ def _one_spaced(text: str) -> str:
     return " ".join(text.split())
 
 
+# A pushed label joined to the one before it by these reads as a list ("핫도그와 초밥이 …").
+_JOINERS = ("와", "과", "랑", "이랑", "하고", ",", "도")
+
+
 class LabelGuide(LogitsProcessor):
     """Nudges greedy decoding towards the object labels a row has not named yet.
 
-    While labels are missing: the first token of each missing label gets ``bias`` added to its
-    logit and the end of sequence is held back; once a label's first token is out, its
-    remaining tokens are forced, so the label comes out whole. The end also waits for a complete
-    ending and an emoji. Rows are ``batch × beams``.
+    While labels are missing, the end of sequence is held back, and where a label can start a
+    phrase the first token of each missing label gets ``bias`` added to its logit; once a label's
+    first token is out, its remaining tokens are forced, so the label comes out whole. A label
+    starts a phrase at the start of a sentence (after the mood opener when the row has an
+    emotion) or right after a label the model joined with 와/과/랑/하고/도/a comma: pushed
+    anywhere, it lands mid-clause ("핫도그가 초밥이 예술이에요"). Only when the token budget
+    would not leave room for the missing labels otherwise are they pushed anywhere. The end also
+    waits for a complete ending and an emoji. Rows are ``batch × beams``.
     """
 
     def __init__(
@@ -63,9 +72,14 @@ class LabelGuide(LogitsProcessor):
         word_prefix: str = "",
         bias: float,
         num_beams: int = 1,
+        max_new_tokens: int = 64,
     ) -> None:
         self.tokenizer = tokenizer
         self.objects = [object_labels(labels) for labels in label_strings]
+        self.emotional = [
+            any(is_emotion(x) for x in parse_labels(split_model_input(labels)[0], strict=False))
+            for labels in label_strings
+        ]
         self.pieces = {
             o: tokenizer(word_prefix + o, add_special_tokens=False)["input_ids"]
             for objs in self.objects
@@ -74,6 +88,7 @@ class LabelGuide(LogitsProcessor):
         self.start = start
         self.bias = bias
         self.num_beams = num_beams
+        self.max_new_tokens = max_new_tokens
 
     def _forced_next(self, generated: list[int], missing: list[str]) -> int | None:
         for label in missing:
@@ -82,6 +97,12 @@ class LabelGuide(LogitsProcessor):
                 if generated[-done:] == ids[:done]:
                     return ids[done]
         return None
+
+    def _may_start_label(self, text: str, objects: list[str], emotional: bool) -> bool:
+        text = text.strip()
+        if not text:
+            return not emotional  # a row with an emotion opens with its mood
+        return ends_sentence(text) or any(text.endswith(o + j) for o in objects for j in _JOINERS)
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
         scores = scores.clone()
@@ -102,8 +123,11 @@ class LabelGuide(LogitsProcessor):
             unfinished = {"cut off", "no emoji"} & set(validate_comment(text, []))
             if (missing or unfinished) and self.tokenizer.eos_token_id is not None:
                 scores[row, self.tokenizer.eos_token_id] = -float("inf")
-            for label in missing:
-                scores[row, self.pieces[label][0]] += self.bias
+            # Near the end of the token budget a label goes in wherever it can, rather than not at all.
+            room = self.max_new_tokens - len(generated) - sum(len(self.pieces[m]) + 3 for m in missing)
+            if room <= 0 or self._may_start_label(text, objects, self.emotional[row // self.num_beams]):
+                for label in missing:
+                    scores[row, self.pieces[label][0]] += self.bias
         return scores
 
 
@@ -233,6 +257,7 @@ class CommentGenerator:
                 word_prefix=prefix,
                 bias=guide,
                 num_beams=kwargs.get("num_beams", 1),
+                max_new_tokens=max_new_tokens,
             )
             kwargs = kwargs | {"logits_processor": LogitsProcessorList([processor])}
         ids = self.model.generate(**enc, max_new_tokens=max_new_tokens, **kwargs)

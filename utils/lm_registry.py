@@ -180,19 +180,25 @@ def with_changes(
     experiment: Experiment, profile: str, changes: dict | None
 ) -> tuple[Experiment, ProfileSizes]:
     """The experiment and its profile sizes with some values changed (a sweep's variant): keys
-    of ``ProfileSizes`` change the sizes, ``model`` is merged into the model config, anything
-    else is a recipe value."""
+    of ``ProfileSizes`` change the sizes, ``model`` is merged into the model config,
+    ``label_orders`` and ``min_object_rows`` change the training rows, anything else is a recipe
+    value."""
     sizes = sizes_for(experiment, profile)
     changes = dict(changes or {})
     size_keys = set(ProfileSizes.__dataclass_fields__)
     size_changes = {k: changes.pop(k) for k in list(changes) if k in size_keys}
+    row_changes = {k: changes.pop(k) for k in list(changes) if k in ROW_SETTINGS}
     if "model" in size_changes:
         size_changes["model"] = {**sizes.model, **size_changes["model"]}
     unknown = set(changes) - set(experiment.recipe)
     if unknown:
         raise ValueError(f"unknown setting(s) {', '.join(sorted(unknown))}; known: "
-                         f"{', '.join(sorted(size_keys | set(experiment.recipe)))}")  # fmt: skip
-    return replace(experiment, recipe={**experiment.recipe, **changes}), replace(sizes, **size_changes)
+                         f"{', '.join(sorted(size_keys | ROW_SETTINGS | set(experiment.recipe)))}")  # fmt: skip
+    changed = replace(experiment, recipe={**experiment.recipe, **changes}, **row_changes)
+    return changed, replace(sizes, **size_changes)
+
+
+ROW_SETTINGS = {"label_orders", "min_object_rows"}  # Experiment fields a sweep variant may change
 
 
 def with_recipe(experiment: Experiment, **changes) -> Experiment:

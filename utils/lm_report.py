@@ -11,7 +11,7 @@ from pathlib import Path
 from utils.lm import train
 from utils.lm_generate import CommentGenerator
 from utils.lm_registry import EXPERIMENTS, get_experiment
-from utils.metrics import evaluate_comments
+from utils.metrics import evaluate_model, styles_for_pairs
 from utils.paths import results_dir
 from utils.plots import plot_curves
 from utils.textdata import Pair
@@ -63,15 +63,13 @@ def evaluate_family(
 ) -> tuple[dict[str, dict], dict[str, list[str]]]:
     """Scores of every named run on the same pairs (the test split), written to
     ``<family>/metrics.json``; also returns each run's generated comments."""
-    labels = [lab for lab, _ in pairs]
-    references = [c for _, c in pairs]
+    styles = styles_for_pairs(pairs, None, None, seed)  # styled rows are asked in their own style
     table: dict[str, dict] = {}
     outputs: dict[str, list[str]] = {}
     for name in names:
         out = run_dir(name, profile, work_dir)
         summary = json.loads((out / "run.json").read_text(encoding="utf-8"))
-        outputs[name] = CommentGenerator.from_pretrained(out).generate(labels, seed=seed, batch_size=32)
-        scores = evaluate_comments(outputs[name], references, labels)
+        scores, outputs[name] = evaluate_model(out, pairs, seed=seed, styles=styles)
         table[name] = {
             "best_val_loss": summary["best_val_loss"],
             "test_loss": round(summary["test_loss"], 4),

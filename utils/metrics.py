@@ -236,7 +236,8 @@ def evaluate_model(
         model_dir if isinstance(model_dir, CommentGenerator) else CommentGenerator.from_pretrained(model_dir)
     )
     chosen = get_decoding(decoding)
-    labels = [lab for lab, _ in pairs]
+    # A styled row's source carries its style prefix; coverage is scored on the bare labels.
+    labels = [split_model_input(source)[0] for source, _ in pairs]
     inputs = (
         labels if styles is None else [model_input(lab, s) for lab, s in zip(labels, styles, strict=True)]
     )

@@ -36,6 +36,14 @@ _QUESTION_ENDING = re.compile(
 _COMPLETE_END = re.compile(rf"(요|다|네|군요|[.!~…]|[{_EMOJI_CHARS}\ufe0f]+)\s*$")
 
 
+_SENTENCE_DONE = re.compile(rf"[.!~…{_EMOJI_CHARS}\ufe0f]\s*$")
+
+
+def ends_sentence(text: str) -> bool:
+    """Whether ``text`` ends with a finished sentence (a full stop, !, ~, … or an emoji)."""
+    return bool(_SENTENCE_DONE.search(text))
+
+
 class DatasetFormatError(ValueError):
     """A dataset file that does not follow the expected format."""
 
@@ -249,13 +257,33 @@ def has_hangul(text: str) -> bool:
     return bool(_HANGUL.search(text))
 
 
+_LIST_JOINER = r"(?:와|과|랑|이랑|하고|,)\s*"
+
+
+def listed_twice(comment: str, objects: Sequence[str]) -> list[str]:
+    """Object labels a list in the comment names twice ("나무, 안경과 안경이 …"), a slip of a
+    small text model; a longer label that contains one (차 / 차 한 잔, 자전거 바퀴 / 바퀴) is
+    another label."""
+    out = []
+    for label in dict.fromkeys(objects):
+        longer = [o for o in objects if o != label and label in o]
+        first = rf"(?<![가-힣]){re.escape(label)}{_LIST_JOINER}(?:[가-힣 ]+?{_LIST_JOINER})*?"
+        for match in re.finditer(first + re.escape(label), comment):
+            head = comment[: match.start() + len(label)]
+            tail = comment[match.end() - len(label) :]
+            if not any(head.endswith(o) or tail.startswith(o) for o in longer):
+                out.append(label)
+                break
+    return out
+
+
 def validate_comment(
     comment: str, labels: str | Sequence[str], style: str | Style | None = None
 ) -> list[str]:
     """Problems of a generated comment for its labels; an empty list means it is usable.
 
-    Checks: empty, cut off, over 120 characters, a question, no Hangul, no emoji, and every
-    object label mentioned (emotions need not be named: they set the tone). With ``style``, also
+    Checks: empty, cut off, over 120 characters, a question, no Hangul, no emoji, every object
+    label mentioned (emotions need not be named: they set the tone) and none listed twice. With ``style``, also
     the speech level of every sentence and the tone (``utils.style_check.style_problems``).
     ``labels`` may carry a model-input style prefix (``반말 · 유쾌한 | 기쁨, 안경``).
     """
@@ -280,6 +308,9 @@ def validate_comment(
     missing = [o for o in objects if o not in text]
     if missing:
         problems.append("label not mentioned: " + ", ".join(missing))
+    twice = listed_twice(text, objects)
+    if twice:
+        problems.append("label listed twice: " + ", ".join(twice))
     if style is not None:
         from utils.style_check import style_problems  # kiwipiepy: loaded only when a style is checked
 
