@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/lm_train_throughput.py [--steps 40] [--batch-size 32]
     .venv/bin/python benchmarks/lm_train_throughput.py --memory [--layers 24]
+    .venv/bin/python benchmarks/lm_train_throughput.py --bf16 [--steps 40]
 
 1. Throughput: the same small T5 (the ``cpu`` profile's size) on the same comments.
    Reference recipe: inputs padded to 64, targets padded to 128 with the pad id kept in the loss,
@@ -10,6 +11,8 @@
 2. ``--memory``: training steps of a model shaped like pko-t5-large (random weights, nothing is
    downloaded). Reference recipe: AdamW, fp32. Ours: Adafactor with gradient checkpointing.
    Peak CUDA memory on a GPU, else the peak resident set size of a fresh process per recipe.
+3. ``--bf16``: the throughput of part 1's "ours" in fp32 and under bf16 autocast (what the
+   ``cpu`` recipe's ``bf16=True`` does where the CPU supports it).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from transformers.optimization import Adafactor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from utils.lm import build_model  # noqa: E402
+from utils.lm import build_model, cpu_supports_bf16  # noqa: E402
 from utils.lm_data import encode_pairs, make_collator, train_local_tokenizer  # noqa: E402
 from utils.lm_registry import get_experiment  # noqa: E402
 from utils.paths import TEXT_DATA  # noqa: E402
@@ -62,15 +65,17 @@ def pad_inputs(rows: list[dict], length: int, pad_id: int) -> list[dict]:
     return [{**r, "input_ids": r["input_ids"] + [pad_id] * (length - len(r["input_ids"]))} for r in rows]
 
 
-def time_training(model, batches, collate, steps: int) -> tuple[float, float]:
-    """Examples per second over ``steps`` optimiser steps (after 3 warm-up steps) and the last loss."""
+def time_training(model, batches, collate, steps: int, bf16: bool = False) -> tuple[float, float]:
+    """Examples per second over ``steps`` optimiser steps (after 3 warm-up steps) and the last loss;
+    ``bf16``: forward and loss under bf16 autocast, as ``Trainer`` runs them with ``bf16=True``."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     model.train()
     seen, loss = 0, float("nan")
     for step, batch in enumerate(batches[: steps + 3]):
         if step == 3:
             start, seen = time.perf_counter(), 0
-        out = model(**collate(batch))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out = model(**collate(batch))
         out.loss.backward()
         optimizer.step()
         optimizer.zero_grad()
@@ -79,13 +84,37 @@ def time_training(model, batches, collate, steps: int) -> tuple[float, float]:
     return seen / (time.perf_counter() - start), loss
 
 
-def throughput(args: argparse.Namespace) -> None:
+def benchmark_data(args: argparse.Namespace):
+    """The sampled comments, a tokenizer trained on all of them, its collator and the cache folder."""
     pairs = read_dataset(TEXT_DATA / "comments_train.json")
     sample = random.Random(0).sample(pairs, min(len(pairs), args.batch_size * (args.steps + 3)))
     tokenizer = train_local_tokenizer([t for p in pairs for t in p], "t5", Path(args.work) / "tok", 4000)
-    collate = make_collator(tokenizer)
+    return sample, tokenizer, make_collator(tokenizer), Path(args.work) / "data"
+
+
+def bf16_speed(args: argparse.Namespace) -> None:
+    """The ``cpu`` T5 with our batching, fp32 vs bf16 autocast (on CPUs with AMX or AVX512-BF16
+    the matrix products run in bf16; elsewhere autocast only adds casts)."""
+    sample, tokenizer, collate, cache = benchmark_data(args)
+    rows = encode_pairs(sample, tokenizer, family="t5", cache_dir=cache).to_list()
+    print(f"CPU bf16 support (AMX or AVX512-BF16): {cpu_supports_bf16()}")
+    speeds = {}
+    for name, bf16 in (("fp32", False), ("bf16 autocast", True)):
+        torch.manual_seed(0)
+        model = build_model(get_experiment("transfer_0"), "cpu", tokenizer)
+        speed, loss = time_training(
+            model, batches_grouped(rows, args.batch_size, 0), collate, args.steps, bf16
+        )
+        speeds[name] = speed
+        print(f"{name:<14} {speed:8.1f} examples/s   loss after {args.steps + 3} steps {loss:.4f}")
+    print(
+        f"bf16 / fp32: {speeds['bf16 autocast'] / speeds['fp32']:.2f}x  (threads: {torch.get_num_threads()})"
+    )
+
+
+def throughput(args: argparse.Namespace) -> None:
+    sample, tokenizer, collate, cache = benchmark_data(args)
     experiment = get_experiment("transfer_0")
-    cache = Path(args.work) / "data"
     reference_rows = pad_inputs(
         encode_pairs(sample, tokenizer, family="t5", pad_to_max_length=True, cache_dir=cache).to_list(),
         64,
@@ -177,6 +206,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--work", default="/tmp/lm_bench")
     parser.add_argument("--memory", action="store_true", help="the pko-t5-large-shaped memory comparison")
+    parser.add_argument("--bf16", action="store_true", help="fp32 vs bf16 autocast for the cpu T5")
     parser.add_argument("--layers", type=int, default=24, help="encoder and decoder layers (large: 24)")
     parser.add_argument("--memory-batch-size", type=int, default=8)
     parser.add_argument("--memory-steps", type=int, default=2)
@@ -188,6 +218,8 @@ def main() -> None:
         )
     elif args.memory:
         memory(args)
+    elif args.bf16:
+        bf16_speed(args)
     else:
         throughput(args)
 

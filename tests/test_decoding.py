@@ -208,3 +208,24 @@ def test_the_guide_starts_a_label_only_where_a_phrase_can_start():
     assert guide._may_start_label("핫도그,", objects, emotional=True)
     assert not guide._may_start_label("핫도그가", objects, emotional=True)  # mid-clause: "핫도그가 초밥이 …"
     assert not guide._may_start_label("정말 신나", objects, emotional=False)
+
+
+def test_a_label_the_guide_started_is_not_glued_to_the_next_word():
+    from utils.lm_generate import LabelGuide, tokens_not_after_label
+
+    tokenizer = CommentGenerator.from_pretrained(ROOT / "models" / "default_t5", device="cpu").tokenizer
+    glued, not_a_word = map(set, tokens_not_after_label(tokenizer))
+    piece = {p: i for i, p in enumerate(tokenizer.convert_ids_to_tokens(list(range(len(tokenizer)))))}
+    assert piece["가"] not in glued and piece["를"] not in glued  # particles may follow a label
+    assert any(p in piece and piece[p] in glued for p in ("런", "볍게", "어디든", "요"))
+    assert all(i not in glued for p, i in piece.items() if p.startswith("\u2581"))
+    assert piece["가"] in not_a_word
+    assert all(
+        i not in not_a_word for p, i in piece.items() if p.startswith("\u2581") and "가" <= p[1:2] <= "힣"
+    )
+    guide = LabelGuide(tokenizer, ["스키, 헬멧"], start=1, bias=10.0)
+    objects = ["스키", "헬멧"]
+    assert guide._just_started("힘내요! 스키", objects) == "label"
+    assert guide._just_started("힘내요! 스키가", objects) == "particle"
+    assert guide._just_started("힘내요! 스키가 멋져요", objects) is None
+    assert guide._just_started("스키가 좋아요. 스키", objects) is None  # named before: the model's own

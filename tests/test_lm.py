@@ -146,7 +146,9 @@ def test_every_experiment_trains_and_generates_in_smoke(name, tmp_path):
     assert summary["test_loss"] > 0 and summary["peak_memory_mb"] > 0
     with open(tmp_path / "val_loss.csv", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    assert [float(r["epoch"]) for r in rows] == [1.0, 2.0] and int(rows[1]["step"]) == 2 * int(rows[0]["step"])
+    assert [float(r["epoch"]) for r in rows] == [1.0, 2.0] and int(rows[1]["step"]) == 2 * int(
+        rows[0]["step"]
+    )
     assert min(float(r["val_loss"]) for r in rows) == pytest.approx(summary["best_val_loss"])
     assert (tmp_path / "best" / "model.safetensors").exists()
     assert json.loads((tmp_path / "run.json").read_text(encoding="utf-8"))["test_examples"] == 16

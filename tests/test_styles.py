@@ -479,9 +479,7 @@ def test_a_styled_test_row_is_asked_in_its_style_and_scored_on_its_bare_labels()
                 labels, style = split_model_input(source)
                 objects = labels.split(", ")[1:]
                 out.append(
-                    f"{'와 '.join(objects)} 좋다! 🌳"
-                    if style.level == "반말"
-                    else f"{objects[0]} 좋아요! 🌳"
+                    f"{'와 '.join(objects)} 좋다! 🌳" if style.level == "반말" else f"{objects[0]} 좋아요! 🌳"
                 )
             return out
 

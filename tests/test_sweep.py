@@ -152,5 +152,5 @@ def test_the_final_stage_uses_the_recipe_and_scores_a_finished_run_without_train
     assert trained == [{"label_orders": 2}]  # no sweep defaults, no time limit: the recipe's own
     assert all(0 <= float(r["general_label_coverage"]) <= 1 for r in rows)
     md = (tmp_path / "final.md").read_text(encoding="utf-8")
-    assert "lm_sweep --final" in md and "at the cpu recipe's own time limit" in md
+    assert "lm_sweep --final" in md and "at the cpu recipe's full budget" in md
     assert f"**{lm_sweep.pick_final(rows)['variant']}**" in md and "general_label_coverage" in md

@@ -130,11 +130,15 @@ def test_statements_are_not_mistaken_for_questions():
         assert not textdata.has_question(text), text
 
 
-def test_a_label_listed_twice_is_a_problem_but_labels_inside_longer_ones_are_not():
-    assert validate_comment("나무, 안경과 안경이 숨어 있어! 👓", "기쁨, 안경, 나무") == [
-        "label listed twice: 안경"
-    ]
-    assert validate_comment("나무와 나무가 멋져요 🌳", "나무") == ["label listed twice: 나무"]
+def test_a_label_named_twice_in_a_sentence_or_left_dangling_is_a_problem():
+    twice = "label named twice in a sentence: "
+    assert validate_comment("나무, 안경과 안경이 숨어 있어! 👓", "기쁨, 안경, 나무") == [twice + "안경"]
+    assert validate_comment("강아지가 눈에 띄고 강아지도 멋져요. 🐾", "강아지") == [twice + "강아지"]
+    assert validate_comment("살짝 보이는 귀가 귀여워요! 🍃", "귀") == []  # 귀여워요 is another word
     assert validate_comment("자전거 바퀴와 바퀴가 보여요 🛞", "자전거 바퀴, 바퀴") == []
     assert validate_comment("차, 차 한 잔과 의자가 보여요 🍵", "차, 차 한 잔, 의자") == []
     assert validate_comment("차와 달팽이가 있어요. 차가 멋져요 🐌", "차, 달팽이") == []  # two sentences
+    dangling = "sentence ends after a label: "
+    assert validate_comment("건물이 멋있어요. 비행기가 🏢", "건물, 비행기") == [dangling + "비행기"]
+    assert validate_comment("힘내요! 스키가 🍀 헬멧이 깔끔해요. 🪴", "스키, 헬멧") == [dangling + "스키"]
+    assert validate_comment("스키가 좋아요 🍀", "스키") == []

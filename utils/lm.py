@@ -212,6 +212,7 @@ def training_arguments(
         output_dir=str(checkpoints),
         **schedule,
         num_train_epochs=epochs,
+        max_steps=sizes.max_steps or -1,
         per_device_train_batch_size=batch,
         per_device_eval_batch_size=sizes.batch_size,
         gradient_accumulation_steps=accumulation,
@@ -278,6 +279,8 @@ def train(
     """
     check_profile(profile)
     experiment, sizes = with_changes(get_experiment(name), profile, changes)
+    if epochs is not None:
+        sizes = replace(sizes, max_steps=None)  # epochs asked for by name replace a step budget
     if base_model:
         experiment = replace(experiment, base_model=base_model)
     out = Path(out_dir) if out_dir else results_dir(experiment.family, name, profile=profile)
@@ -372,6 +375,8 @@ def train(
         if time_limit and time_limit.reached
         else "early stopping"
         if trainer.state.global_step < trainer.state.max_steps
+        else "steps"
+        if sizes.max_steps
         else "epochs",
         "bf16": bool(args.bf16),
         "learning_rate": args.learning_rate,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -48,6 +49,44 @@ def _one_spaced(text: str) -> str:
 
 # A pushed label joined to the one before it by these reads as a list ("핫도그와 초밥이 …").
 _JOINERS = ("와", "과", "랑", "이랑", "하고", ",", "도")
+# What may follow a label the guide put at the start of a phrase: a particle, or a new word.
+_PARTICLES_AFTER_LABEL = {
+    "이",
+    "가",
+    "을",
+    "를",
+    "은",
+    "는",
+    "와",
+    "과",
+    "도",
+    "의",
+    "에",
+    "랑",
+    "이랑",
+    "하고",
+    "처럼",
+    "만",
+}
+_WORD_START = "\u2581"  # sentencepiece's mark of a piece that starts a word
+
+
+def tokens_not_after_label(tokenizer) -> tuple[list[int], list[int]]:
+    """Ids of pieces that must not follow a label the guide started a phrase with: after the
+    label, Hangul pieces that would glue it to the rest of a word ("입" + "어디든"), i.e. neither
+    a new word nor a particle; after the label and its particle, anything but a new Hangul word
+    ("비행기가 🏢" ends a sentence that never came). Empty for byte-level vocabularies (GPT-2),
+    whose pieces are not whole characters."""
+    pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    if not any(p and p.startswith(_WORD_START) for p in pieces):
+        return [], []
+    glued = [
+        i for i, p in enumerate(pieces)
+        if p and not p.startswith(_WORD_START) and p not in _PARTICLES_AFTER_LABEL and re.match("[가-힣]", p)
+    ]  # fmt: skip
+    new_word = re.compile(f"{_WORD_START}([가-힣]|$)")
+    not_a_word = [i for i, p in enumerate(pieces) if not (p and new_word.match(p))]
+    return glued, not_a_word
 
 
 class LabelGuide(LogitsProcessor):
@@ -58,9 +97,10 @@ class LabelGuide(LogitsProcessor):
     first token is out, its remaining tokens are forced, so the label comes out whole. A label
     starts a phrase at the start of a sentence (after the mood opener when the row has an
     emotion) or right after a label the model joined with 와/과/랑/하고/도/a comma: pushed
-    anywhere, it lands mid-clause ("핫도그가 초밥이 예술이에요"). Only when the token budget
-    would not leave room for the missing labels otherwise are they pushed anywhere. The end also
-    waits for a complete ending and an emoji. Rows are ``batch × beams``.
+    anywhere, it lands mid-clause ("핫도그가 초밥이 예술이에요"). A label just named there is
+    followed by a particle or a new word, not glued to the model's next word ("입어디든"). Only
+    when the token budget would not leave room for the missing labels otherwise are they pushed
+    anywhere. The end also waits for a complete ending and an emoji. Rows are ``batch × beams``.
     """
 
     def __init__(
@@ -89,6 +129,9 @@ class LabelGuide(LogitsProcessor):
         self.bias = bias
         self.num_beams = num_beams
         self.max_new_tokens = max_new_tokens
+        glued, not_a_word = tokens_not_after_label(tokenizer)
+        self.glued = torch.tensor(glued, dtype=torch.long)
+        self.not_a_word = torch.tensor(not_a_word, dtype=torch.long)
 
     def _forced_next(self, generated: list[int], missing: list[str]) -> int | None:
         for label in missing:
@@ -104,6 +147,18 @@ class LabelGuide(LogitsProcessor):
             return not emotional  # a row with an emotion opens with its mood
         return ends_sentence(text) or any(text.endswith(o + j) for o in objects for j in _JOINERS)
 
+    def _just_started(self, text: str, objects: list[str]) -> str | None:
+        """ "label" or "particle" when ``text`` ends with its first naming of a label, or that
+        label and a particle, where a phrase can start ("귀가" must not go on as "귀가볍게")."""
+        text = text.rstrip()
+        for o in objects:
+            if text.count(o) != 1:
+                continue
+            for ending in (o, *(o + p for p in _PARTICLES_AFTER_LABEL)):
+                if text.endswith(ending) and self._may_start_label(text[: -len(ending)], objects, False):
+                    return "label" if ending == o else "particle"
+        return None
+
     def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
         scores = scores.clone()
         for row in range(input_ids.shape[0]):
@@ -118,6 +173,9 @@ class LabelGuide(LogitsProcessor):
                 scores[row] = -float("inf")
                 scores[row, forced] = 0.0
                 continue
+            started = self._just_started(text, objects) if len(self.glued) else None
+            if started:
+                scores[row, self.glued if started == "label" else self.not_a_word] = -float("inf")
             # A label pushed in last leaves the model where it meant to stop: hold the end back
             # until the comment also ends as a comment should (a full ending, an emoji).
             unfinished = {"cut off", "no emoji"} & set(validate_comment(text, []))

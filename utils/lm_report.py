@@ -61,15 +61,16 @@ def evaluate_family(
     work_dir: str | Path | None = None,
     seed: int = 0,
 ) -> tuple[dict[str, dict], dict[str, list[str]]]:
-    """Scores of every named run on the same pairs (the test split), written to
-    ``<family>/metrics.json``; also returns each run's generated comments."""
+    """Scores of every named run on the same pairs (the test split), greedy as the reference
+    decoded, styled rows asked in their own style, written to ``<family>/metrics.json``; also
+    returns each run's generated comments."""
     styles = styles_for_pairs(pairs, None, None, seed)  # styled rows are asked in their own style
     table: dict[str, dict] = {}
     outputs: dict[str, list[str]] = {}
     for name in names:
         out = run_dir(name, profile, work_dir)
         summary = json.loads((out / "run.json").read_text(encoding="utf-8"))
-        scores, outputs[name] = evaluate_model(out, pairs, seed=seed, styles=styles)
+        scores, outputs[name] = evaluate_model(out, pairs, decoding="greedy", seed=seed, styles=styles)
         table[name] = {
             "best_val_loss": summary["best_val_loss"],
             "test_loss": round(summary["test_loss"], 4),

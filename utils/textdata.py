@@ -257,24 +257,38 @@ def has_hangul(text: str) -> bool:
     return bool(_HANGUL.search(text))
 
 
-_LIST_JOINER = r"(?:와|과|랑|이랑|하고|,)\s*"
+# A label as a whole word: followed by nothing, or by one particle, then no more Hangul.
+_PARTICLE = "(?:이|가|을|를|은|는|와|과|도|의|에|랑|이랑|하고|처럼|만)"
+_SENTENCE_TEXT = re.compile(rf"[^.!~…{_EMOJI_CHARS}]+")
 
 
-def listed_twice(comment: str, objects: Sequence[str]) -> list[str]:
-    """Object labels a list in the comment names twice ("나무, 안경과 안경이 …"), a slip of a
-    small text model; a longer label that contains one (차 / 차 한 잔, 자전거 바퀴 / 바퀴) is
-    another label."""
+def _as_word(label: str) -> str:
+    return rf"(?<![가-힣]){re.escape(label)}(?={_PARTICLE}?(?![가-힣]))"
+
+
+def named_twice(comment: str, objects: Sequence[str]) -> list[str]:
+    """Object labels named twice in one sentence ("강아지가 눈에 띄고 강아지도 멋져요", "안경과
+    안경이"), a slip of a small text model; a longer label that contains one (차 / 차 한 잔,
+    자전거 바퀴 / 바퀴) is another label."""
     out = []
     for label in dict.fromkeys(objects):
         longer = [o for o in objects if o != label and label in o]
-        first = rf"(?<![가-힣]){re.escape(label)}{_LIST_JOINER}(?:[가-힣 ]+?{_LIST_JOINER})*?"
-        for match in re.finditer(first + re.escape(label), comment):
-            head = comment[: match.start() + len(label)]
-            tail = comment[match.end() - len(label) :]
-            if not any(head.endswith(o) or tail.startswith(o) for o in longer):
+        for sentence in _SENTENCE_TEXT.findall(comment):
+            for other in longer:
+                sentence = sentence.replace(other, " ")
+            if len(re.findall(_as_word(label), sentence)) > 1:
                 out.append(label)
                 break
     return out
+
+
+def dangling_labels(comment: str, objects: Sequence[str]) -> list[str]:
+    """Labels a sentence ends on, with only a particle after them ("비행기가 🏢"): the start of a
+    sentence that never came."""
+    return [
+        o for o in dict.fromkeys(objects)
+        if re.search(rf"(?<![가-힣]){re.escape(o)}{_PARTICLE}\s*(?:[.!~…{_EMOJI_CHARS}]|$)", comment)
+    ]  # fmt: skip
 
 
 def validate_comment(
@@ -283,7 +297,8 @@ def validate_comment(
     """Problems of a generated comment for its labels; an empty list means it is usable.
 
     Checks: empty, cut off, over 120 characters, a question, no Hangul, no emoji, every object
-    label mentioned (emotions need not be named: they set the tone) and none listed twice. With ``style``, also
+    label mentioned (emotions need not be named: they set the tone), none named twice in a sentence
+    and no sentence ending on a label. With ``style``, also
     the speech level of every sentence and the tone (``utils.style_check.style_problems``).
     ``labels`` may carry a model-input style prefix (``반말 · 유쾌한 | 기쁨, 안경``).
     """
@@ -308,9 +323,12 @@ def validate_comment(
     missing = [o for o in objects if o not in text]
     if missing:
         problems.append("label not mentioned: " + ", ".join(missing))
-    twice = listed_twice(text, objects)
+    twice = named_twice(text, objects)
     if twice:
-        problems.append("label listed twice: " + ", ".join(twice))
+        problems.append("label named twice in a sentence: " + ", ".join(twice))
+    dangling = dangling_labels(text, objects)
+    if dangling:
+        problems.append("sentence ends after a label: " + ", ".join(dangling))
     if style is not None:
         from utils.style_check import style_problems  # kiwipiepy: loaded only when a style is checked
 
