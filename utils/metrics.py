@@ -165,7 +165,7 @@ def korean_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict[
     hyp_m = [morphemes(h) for h in hypotheses]
     ref_m = [morphemes(r) for r in references]
     return {
-        "sacrebleu_morpheme": sacrebleu.corpus_bleu(hyp_m, [ref_m], tokenize="none").score / 100,
+        "sacrebleu_morpheme": sacrebleu.corpus_bleu(hyp_m, [ref_m], tokenize="none", force=True).score / 100,
         "chrf": sacrebleu.corpus_chrf(list(hypotheses), [list(references)]).score / 100,
         **rouge_f(hyp_m, ref_m, prefix="rouge_morpheme"),
     }

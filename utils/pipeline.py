@@ -31,6 +31,7 @@ DEFAULT_COMMENT_MODEL = MODELS / "default_t5"
 TRAINED_COMMENT_MODELS = (
     MODELS / "t5" / "transfer_1_large_colab" / "best",
     MODELS / "t5" / "transfer_1" / "best",
+    MODELS / "t5" / "transfer_2_coverage" / "best",
     MODELS / "t5" / "transfer_0" / "best",
 )
 
