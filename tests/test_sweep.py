@@ -127,9 +127,9 @@ def test_a_variant_may_change_the_training_rows():
 
 def test_the_final_stage_ranks_by_general_coverage_then_val_loss():
     rows = [
-        {"variant": "a", "val_loss": "0.60", "general_label_coverage": "0.30"},
-        {"variant": "b", "val_loss": "0.70", "general_label_coverage": "0.41"},
-        {"variant": "c", "val_loss": "0.65", "general_label_coverage": "0.414"},
+        {"variant": "a", "val_loss": "0.60", "label_coverage": "0.8", "general_label_coverage": "0.30"},
+        {"variant": "b", "val_loss": "0.70", "label_coverage": "0.8", "general_label_coverage": "0.41"},
+        {"variant": "c", "val_loss": "0.65", "label_coverage": "0.8", "general_label_coverage": "0.414"},
     ]
     assert lm_sweep.pick_final(rows)["variant"] == "c"  # b and c tie at 0.41; c has the lower loss
     assert lm_sweep.pick(rows)["variant"] == "a"
