@@ -22,7 +22,7 @@ from utils.labels import is_emotion, parse_labels
 from utils.lm_data import IGNORE_INDEX, gpt2_rows, make_collator, prompt_for
 from utils.lm_decoding import Decoding, candidate_order, get_decoding, object_labels, pick_best
 from utils.styles import Style, model_input, split_model_input
-from utils.textdata import ends_sentence, validate_comment
+from utils.textdata import LABEL_PARTICLES, ends_sentence, validate_comment
 
 MODEL_INFO_FILE = "sns_comment.json"
 # A per-tensor "Loading weights" bar for a 13 MB model is noise in notebooks and the CLI.
@@ -50,24 +50,7 @@ def _one_spaced(text: str) -> str:
 # A pushed label joined to the one before it by these reads as a list ("핫도그와 초밥이 …").
 _JOINERS = ("와", "과", "랑", "이랑", "하고", ",", "도")
 # What may follow a label the guide put at the start of a phrase: a particle, or a new word.
-_PARTICLES_AFTER_LABEL = {
-    "이",
-    "가",
-    "을",
-    "를",
-    "은",
-    "는",
-    "와",
-    "과",
-    "도",
-    "의",
-    "에",
-    "랑",
-    "이랑",
-    "하고",
-    "처럼",
-    "만",
-}
+_PARTICLES_AFTER_LABEL = set(LABEL_PARTICLES)
 _WORD_START = "\u2581"  # sentencepiece's mark of a piece that starts a word
 
 
@@ -148,8 +131,8 @@ class LabelGuide(LogitsProcessor):
         return ends_sentence(text) or any(text.endswith(o + j) for o in objects for j in _JOINERS)
 
     def _just_started(self, text: str, objects: list[str]) -> str | None:
-        """ "label" or "particle" when ``text`` ends with its first naming of a label, or that
-        label and a particle, where a phrase can start ("귀가" must not go on as "귀가볍게")."""
+        """Whether ``text`` ends with its first naming of a label ("label") or that label and a
+        particle ("particle") where a phrase can start: "귀가" must not go on as "귀가볍게"."""
         text = text.rstrip()
         for o in objects:
             if text.count(o) != 1:

@@ -257,8 +257,27 @@ def has_hangul(text: str) -> bool:
     return bool(_HANGUL.search(text))
 
 
-# A label as a whole word: followed by nothing, or by one particle, then no more Hangul.
-_PARTICLE = "(?:이|가|을|를|은|는|와|과|도|의|에|랑|이랑|하고|처럼|만)"
+# Particles a label takes in a comment; a label as a whole word is followed by nothing, or by one
+# of them, then no more Hangul.
+LABEL_PARTICLES = (
+    "이",
+    "가",
+    "을",
+    "를",
+    "은",
+    "는",
+    "와",
+    "과",
+    "도",
+    "의",
+    "에",
+    "랑",
+    "이랑",
+    "하고",
+    "처럼",
+    "만",
+)
+_PARTICLE = f"(?:{'|'.join(LABEL_PARTICLES)})"
 _SENTENCE_TEXT = re.compile(rf"[^.!~…{_EMOJI_CHARS}]+")
 
 
