@@ -113,15 +113,15 @@ def main() -> None:
     generator = CommentGenerator.from_pretrained(args.model, device="cpu")
     report: dict = {"model": args.model.name, "threads": args.threads, "splits": {}}
     for split, pairs in evaluation_splits(["test", "general"]).items():
-        labels = [source for source, _ in pairs][: args.limit]  # styled rows keep their style prefix
-        rows = {name: measure(generator, labels, name, args.batch_size) for name in decodings}
-        speed = timings(generator, labels[: args.time_sets], decodings, args.batch_size, args.rounds)
+        sources = [source for source, _ in pairs][: args.limit]  # styled rows keep their style prefix
+        rows = {name: measure(generator, sources, name, args.batch_size) for name in decodings}
+        speed = timings(generator, sources[: args.time_sets], decodings, args.batch_size, args.rounds)
         for name, row in rows.items():
             row["ms_per_comment"] = round(speed[name], 1)
         base = rows["greedy"]["ms_per_comment"]
         print(
-            f"\n{split}: {len(labels)} label sets; time: fastest of {args.rounds} rounds over "
-            f"{min(args.time_sets, len(labels))} of them ({args.threads} thread)"
+            f"\n{split}: {len(sources)} label sets; time: fastest of {args.rounds} rounds over "
+            f"{min(args.time_sets, len(sources))} of them ({args.threads} thread)"
         )
         print(
             f"{'decoding':<10}{'coverage':>10}{'all named':>11}{'questions':>11}{'valid':>8}{'ms/comment':>12}{'× greedy':>10}"
@@ -132,13 +132,13 @@ def main() -> None:
                 f"{name:<10}{row['label_coverage']:>10.4f}{row['all_objects_named']:>11.4f}{row['question_rate']:>11.4f}"
                 f"{row['valid_rate']:>8.4f}{row['ms_per_comment']:>12.1f}{row['time_vs_greedy']:>10.2f}"
             )
-        pipeline = composer_rate(args.model, labels, args.batch_size)
+        pipeline = composer_rate(args.model, sources, args.batch_size)
         print(
             f"pipeline ({pipeline['decoding']}, resampling, composer last): composer wrote "
-            f"{pipeline['composer_comments']} of {len(labels)} ({pipeline['composer_rate']:.2%}), "
+            f"{pipeline['composer_comments']} of {len(sources)} ({pipeline['composer_rate']:.2%}), "
             f"{pipeline['ms_per_comment']:.1f} ms/comment"
         )
-        report["splits"][split] = {"count": len(labels), "decodings": rows, "pipeline": pipeline}
+        report["splits"][split] = {"count": len(sources), "decodings": rows, "pipeline": pipeline}
     if args.json_out:
         args.json_out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     if args.record:

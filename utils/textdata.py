@@ -27,7 +27,9 @@ _HANGUL = re.compile(r"[\uac00-\ud7a3]")
 # Emoji and pictographs: the blocks SNS comments actually use.
 _EMOJI_CHARS = "\U0001f300-\U0001faff\u2600-\u27bf\u2b50\u2b55"
 _EMOJI = re.compile(f"[{_EMOJI_CHARS}]")
-_SENTENCE_END = rf"\s*(?=[.!~…{_EMOJI_CHARS}]|$)"
+# What ends a sentence in a comment: a stop, !, ~, … or an emoji.
+_SENTENCE_MARKS = rf".!~…{_EMOJI_CHARS}"
+_SENTENCE_END = rf"\s*(?=[{_SENTENCE_MARKS}]|$)"
 # Korean interrogative endings at the end of a sentence; a question may lack a question mark.
 _QUESTION_ENDING = re.compile(
     rf"(까요|나요|[는인한던]가요|어때요|어떠세요|[니냐]|[겠시이하]죠){_SENTENCE_END}"
@@ -36,7 +38,7 @@ _QUESTION_ENDING = re.compile(
 _COMPLETE_END = re.compile(rf"(요|다|네|군요|[.!~…]|[{_EMOJI_CHARS}\ufe0f]+)\s*$")
 
 
-_SENTENCE_DONE = re.compile(rf"[.!~…{_EMOJI_CHARS}\ufe0f]\s*$")
+_SENTENCE_DONE = re.compile(rf"[{_SENTENCE_MARKS}\ufe0f]\s*$")
 
 
 def ends_sentence(text: str) -> bool:
@@ -259,26 +261,9 @@ def has_hangul(text: str) -> bool:
 
 # Particles a label takes in a comment; a label as a whole word is followed by nothing, or by one
 # of them, then no more Hangul.
-LABEL_PARTICLES = (
-    "이",
-    "가",
-    "을",
-    "를",
-    "은",
-    "는",
-    "와",
-    "과",
-    "도",
-    "의",
-    "에",
-    "랑",
-    "이랑",
-    "하고",
-    "처럼",
-    "만",
-)
+LABEL_PARTICLES = ("이", "가", "을", "를", "은", "는", "와", "과", "도", "의", "에", "랑", "이랑", "하고", "처럼", "만")  # fmt: skip
 _PARTICLE = f"(?:{'|'.join(LABEL_PARTICLES)})"
-_SENTENCE_TEXT = re.compile(rf"[^.!~…{_EMOJI_CHARS}]+")
+_SENTENCE_TEXT = re.compile(rf"[^{_SENTENCE_MARKS}]+")
 
 
 def _as_word(label: str) -> str:
@@ -306,7 +291,7 @@ def dangling_labels(comment: str, objects: Sequence[str]) -> list[str]:
     sentence that never came."""
     return [
         o for o in dict.fromkeys(objects)
-        if re.search(rf"(?<![가-힣]){re.escape(o)}{_PARTICLE}\s*(?:[.!~…{_EMOJI_CHARS}]|$)", comment)
+        if re.search(rf"(?<![가-힣]){re.escape(o)}{_PARTICLE}{_SENTENCE_END}", comment)
     ]  # fmt: skip
 
 
