@@ -21,7 +21,7 @@ $(STAMP): requirements.txt requirements-nodeps.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(OFFLINE_ENV) $(PY) -m utils comment --demo --out demo_output
+	$(OFFLINE_ENV) $(PY) -m utils comment --demo --out demo_output --card models/pipeline/demo_card.png
 
 test: $(STAMP) browser
 	$(TEST_ENV) $(PY) -m pytest
@@ -37,7 +37,7 @@ format: $(STAMP)
 	$(PY) -m ruff check --fix utils tests benchmarks
 	$(PY) -m ruff format utils tests benchmarks
 
-# The web page (utils/app.py) on http://127.0.0.1:$(PORT); `make app PORT=7861` for another port.
+# The web page (utils/pipeline/app.py) on http://127.0.0.1:$(PORT); `make app PORT=7861` for another port.
 PORT ?= 7860
 # The browser test drives Debian's chromium (Playwright cannot download browsers here); a fresh
 # machine gets it from apt, with an emoji font for the comments' emojis.
@@ -47,7 +47,7 @@ LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 .PHONY: app lab browser
 
 app: $(STAMP)
-	$(OFFLINE_ENV) $(PY) -m utils.app --port $(PORT)
+	$(OFFLINE_ENV) $(PY) -m utils.pipeline.app --port $(PORT)
 
 # JupyterLab opened on notebooks/, with this .venv registered (inside .venv) as the kernel
 # "sns-comment"; LAB_ARGS adds options (the test gives a port and a token).

@@ -27,9 +27,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 from fake_llm_server import FakeLLMServer  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from utils.datagen import Backend, Request, as_inputs, generate_dataset  # noqa: E402
-from utils.labelsets import sample_label_sets  # noqa: E402
-from utils.llm_backends import make_llm_backend  # noqa: E402
+from utils.datagen.backends import make_llm_backend  # noqa: E402
+from utils.datagen.runner import Backend, Request, as_inputs, generate_dataset  # noqa: E402
+from utils.text.labelsets import sample_label_sets  # noqa: E402
 
 
 def backend_for(server: FakeLLMServer, name: str) -> Backend:

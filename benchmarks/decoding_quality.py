@@ -24,12 +24,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from utils.lm_decoding import DECODINGS, DEFAULT_DECODING  # noqa: E402
-from utils.lm_generate import CommentGenerator  # noqa: E402
-from utils.metrics import comment_stats, evaluation_splits, record_scores  # noqa: E402
+from utils.lm.decoding import DECODINGS, DEFAULT_DECODING  # noqa: E402
+from utils.lm.generate import CommentGenerator  # noqa: E402
+from utils.lm.metrics import comment_stats, evaluation_splits, record_scores  # noqa: E402
 from utils.paths import MODELS  # noqa: E402
-from utils.styles import split_model_input  # noqa: E402
-from utils.textdata import validate_comment  # noqa: E402
+from utils.text.dataset import validate_comment  # noqa: E402
+from utils.text.styles import split_model_input  # noqa: E402
 
 RECORD_KEY = "decoding_benchmark"  # beside the "decoding" key of python -m utils evaluate --record
 
@@ -71,7 +71,7 @@ def timings(
 def composer_rate(model: Path, sources: list[str], batch_size: int) -> dict:
     """Share of comments ``write_comments`` hands to the composer, with its default decoding,
     each row asked in its own style."""
-    from utils.pipeline import CommentPipeline
+    from utils.pipeline.comment_pipeline import CommentPipeline
 
     pipeline = CommentPipeline(lm_dir=model, offline=True, load_vision=False, batch_size=batch_size)
     by_style: dict = defaultdict(list)

@@ -32,11 +32,11 @@ from transformers.optimization import Adafactor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from utils.lm import build_model, cpu_supports_bf16  # noqa: E402
-from utils.lm_data import encode_pairs, make_collator, train_local_tokenizer  # noqa: E402
-from utils.lm_registry import get_experiment  # noqa: E402
+from utils.lm.data import encode_pairs, make_collator, train_local_tokenizer  # noqa: E402
+from utils.lm.registry import get_experiment  # noqa: E402
+from utils.lm.training import build_model, cpu_supports_bf16  # noqa: E402
 from utils.paths import TEXT_DATA  # noqa: E402
-from utils.textdata import read_dataset  # noqa: E402
+from utils.text.dataset import read_dataset  # noqa: E402
 
 # pko-t5-large's shape (T5 v1.1 large with its 50k Korean vocabulary).
 T5_LARGE_SHAPE = {"vocab_size": 50358, "d_model": 1024, "d_kv": 64, "d_ff": 2816, "num_heads": 16}

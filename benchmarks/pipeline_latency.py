@@ -38,7 +38,8 @@ from PIL import Image, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from utils.pipeline import DEFAULT_COMMENT_MODEL, CommentPipeline, demo_photos  # noqa: E402
+from utils.lm.trained import DEFAULT_COMMENT_MODEL  # noqa: E402
+from utils.pipeline import CommentPipeline, demo_photos  # noqa: E402
 
 STAGES = ("load", "detect", "generate")
 DETECTIONS_PER_PHOTO = 8  # boxes left after NMS at the calibrated threshold, on the calibration photos
@@ -109,7 +110,7 @@ def worker(spec: dict) -> None:
     import torch
 
     from utils import vision
-    from utils.photo_runs import distributed_rank, shard_of
+    from utils.pipeline.runs import distributed_rank, shard_of
 
     rank, world_size = distributed_rank()
     threads = max(1, spec["threads"] // world_size)

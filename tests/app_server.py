@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from utils.app import build_app, launch
-from utils.pipeline import CommentPipeline, demo_photos
+from utils.pipeline.app import build_app, launch
+from utils.pipeline.comment_pipeline import CommentPipeline, demo_photos
 
 
 def free_port() -> int:

@@ -30,10 +30,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from utils import labels as vocab
-from utils.composer import OfflineComposer
+from utils.text.composer import OfflineComposer
 
 LABELS_LINE = re.compile(r"sns 사진 요소 : ([^\n]*)")
-ENGLISH_NAME_LINE = re.compile(r"영어 이름: ([^\n]*)")  # utils.label_translation's prompt
+ENGLISH_NAME_LINE = re.compile(r"영어 이름: ([^\n]*)")  # utils.datagen.translation's prompt
 GEMINI_PATH = re.compile(r"^/(v1[a-z0-9]*)/models/([^/:]+):generateContent$")
 QUESTION = " 여기는 어디인가요? 📷"
 

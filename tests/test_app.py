@@ -16,11 +16,11 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 from tests.app_server import bad_files, running_app
-from utils.app import DISPLAY_SIDE, serve
 from utils.photos import MAX_SIDE
-from utils.pipeline import CommentPipeline, demo_photos, sample_photos
-from utils.styles import DEFAULT_STYLE, parse_style
-from utils.textdata import has_hangul, validate_comment
+from utils.pipeline.app import DISPLAY_SIDE, serve
+from utils.pipeline.comment_pipeline import CommentPipeline, demo_photos, sample_photos
+from utils.text.dataset import has_hangul, validate_comment
+from utils.text.styles import DEFAULT_STYLE, parse_style
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,9 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.app_server import bad_files, running_app
 from utils.paths import MODELS, ROOT
-from utils.pipeline import demo_photos
-from utils.styles import parse_style
-from utils.textdata import has_hangul, validate_comment
+from utils.pipeline.comment_pipeline import demo_photos
+from utils.text.dataset import has_hangul, validate_comment
+from utils.text.styles import parse_style
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

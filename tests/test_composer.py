@@ -13,15 +13,15 @@ import pytest
 import tossi
 
 from utils import labels as vocab
-from utils.composer import OfflineComposer, phrase_banks, render_list, style_banks, with_particle
-from utils.datagen import DEFAULT_SEED, OfflineBackend, build_messages, generate_dataset
-from utils.labelsets import COMMON_OBJECTS_EN, label_set_stats, sample_label_sets
-from utils.llm_prompt import EXAMPLE_LABELS, EXAMPLES
+from utils.datagen.prompt import EXAMPLE_LABELS, EXAMPLES
+from utils.datagen.runner import DEFAULT_SEED, OfflineBackend, build_messages, generate_dataset
 from utils.paths import DATA, ROOT
-from utils.phrases import load_bank
-from utils.style_check import comment_tone, speech_level
-from utils.styles import DEFAULT_STYLE, Style, all_styles, model_input, split_model_input, styles_for
-from utils.textdata import read_dataset, read_jsonl, validate_comment
+from utils.text.composer import OfflineComposer, phrase_banks, render_list, style_banks, with_particle
+from utils.text.dataset import read_dataset, read_jsonl, validate_comment
+from utils.text.labelsets import COMMON_OBJECTS_EN, label_set_stats, sample_label_sets
+from utils.text.phrases import load_bank
+from utils.text.style_check import comment_tone, speech_level
+from utils.text.styles import DEFAULT_STYLE, Style, all_styles, model_input, split_model_input, styles_for
 
 PARTICLES = "이가을를은는와과"
 # labels per input in the reference's training data (reference §2.1)
@@ -336,16 +336,16 @@ def test_the_generation_modules_import_without_a_circle():
         }
         return {name.removeprefix("utils.") for name in found if name.startswith("utils")}
 
-    assert not imports("llm_types") & {"datagen", "llm_backends", "llm_batch"}
-    assert not imports("llm_batch") & {"datagen", "llm_backends"}
-    assert not imports("llm_backends") & {"datagen"}
+    assert not imports("datagen/base") & {"datagen.runner", "datagen.backends", "datagen.batch"}
+    assert not imports("datagen/batch") & {"datagen.runner", "datagen.backends"}
+    assert not imports("datagen/backends") & {"datagen.runner"}
 
 
 # --- coherence (issue 12 item 1, data/composer_review/README.md) ------------------------------
 
 
 def review_label_sets(n: int = 400, seed: int = 5) -> list[str]:
-    from utils.composer_review import sample_label_sets as review_sets
+    from utils.text.composer_review import sample_label_sets as review_sets
 
     return [labels for labels, _ in review_sets(n, seed)]
 
@@ -373,7 +373,7 @@ def test_pair_and_list_remarks_claim_no_relation_or_harmony_between_the_objects(
 
 
 def test_no_content_word_repeats_across_opener_remarks_and_closer():
-    from utils.comment_words import repeated_words
+    from utils.text.words import repeated_words
 
     # Words an object's name brings twice (나무 … 나무통, 차 … 차 한 잔) are the labels', not the composer's.
     repeats = []
@@ -411,7 +411,7 @@ def test_closers_stand_alone_and_no_first_remark_says_also():
     banks = phrase_banks()
     closers = [c for bank in banks["closers"].values() for c in bank]
     assert not [c for c in closers if c.startswith(("그래도", "그 ", "무사해서", "안심하고"))]
-    from utils.composer_review import trace_origin
+    from utils.text.composer_review import trace_origin
 
     for labels, comment in composed_with_parts(n=400):
         remarks = trace_origin(labels, comment)["remarks"]
@@ -419,7 +419,7 @@ def test_closers_stand_alone_and_no_first_remark_says_also():
 
 
 def test_the_review_detectors_find_no_relation_mood_or_reference_fault_in_fresh_rows():
-    from utils.composer_review import detect, review_sample
+    from utils.text.composer_review import detect, review_sample
 
     rows = detect(review_sample(300, seed=31))
     kinds = ("nonsense_link", "hollow_harmony", "two_moods", "mood_clash", "dangling_reference")

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from utils import composer_review as review
 from utils import labels as vocab
-from utils.labelsets import object_pool
 from utils.paths import DATA
+from utils.text import composer_review as review
+from utils.text.labelsets import object_pool
 
 ALL_SHAPES = {
     (e, o, rare) for e in (0, 1, 2) for o in range(7) for rare in (False, True) if o > 0 or not rare

@@ -8,14 +8,14 @@ import pytest
 import torch
 
 from utils import __main__ as cli
-from utils import lm
-from utils.lm_data import train_local_tokenizer
-from utils.lm_decoding import DECODINGS, DEFAULT_DECODING, Decoding, candidate_order, get_decoding, pick_best
-from utils.lm_generate import MODEL_INFO_FILE, CommentGenerator
-from utils.lm_registry import get_experiment
+from utils.lm import training as lm
+from utils.lm.data import train_local_tokenizer
+from utils.lm.decoding import DECODINGS, DEFAULT_DECODING, Decoding, candidate_order, get_decoding, pick_best
+from utils.lm.generate import MODEL_INFO_FILE, CommentGenerator
+from utils.lm.registry import get_experiment
 from utils.paths import ROOT
-from utils.pipeline import CommentPipeline
-from utils.textdata import read_dataset, write_dataset
+from utils.pipeline.comment_pipeline import CommentPipeline
+from utils.text.dataset import read_dataset, write_dataset
 
 PAIRS = read_dataset(ROOT / "data" / "text_data" / "comments_val.json")[:200]
 LABELS = ["기쁨, 안경, 나무", "슬픔, 돌고래", "분노", "공포, 재킷, 차, 책"]
@@ -194,7 +194,7 @@ def test_the_pipeline_writes_with_its_decoding(t5_dir, monkeypatch):
 
 
 def test_the_guide_starts_a_label_only_where_a_phrase_can_start():
-    from utils.lm_generate import LabelGuide
+    from utils.lm.generate import LabelGuide
 
     tokenizer = CommentGenerator.from_pretrained(ROOT / "models" / "default_t5", device="cpu").tokenizer
     guide = LabelGuide(tokenizer, ["기쁨, 핫도그, 초밥", "핫도그, 초밥"], start=1, bias=10.0)
@@ -211,7 +211,7 @@ def test_the_guide_starts_a_label_only_where_a_phrase_can_start():
 
 
 def test_a_label_the_guide_started_is_not_glued_to_the_next_word():
-    from utils.lm_generate import LabelGuide, tokens_not_after_label
+    from utils.lm.generate import LabelGuide, tokens_not_after_label
 
     tokenizer = CommentGenerator.from_pretrained(ROOT / "models" / "default_t5", device="cpu").tokenizer
     glued, not_a_word = map(set, tokens_not_after_label(tokenizer))

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from test_photo_runs import make_photos
 
-from utils import lm
+from utils.lm import training as lm
 from utils.paths import ROOT
-from utils.photo_runs import shard_of
-from utils.textdata import read_jsonl
+from utils.pipeline.runs import shard_of
+from utils.text.dataset import read_jsonl
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from utils import labelsets
 from utils.paths import TEXT_DATA
-from utils.textdata import read_dataset, validate_comment
+from utils.text import labelsets
+from utils.text.dataset import read_dataset, validate_comment
 
 TRAINING = [labels for labels, _ in read_dataset(TEXT_DATA / "comments_train.json")]
 

@@ -14,11 +14,12 @@ import time
 import pytest
 from fake_llm_server import FakeLLMServer, Reply
 
-from utils import llm_backends, llm_batch
-from utils.datagen import DEFAULT_SEED, as_inputs, generate_dataset, rejected_path
-from utils.labelsets import sample_label_sets
+from utils.datagen import backends as llm_backends
+from utils.datagen import batch as llm_batch
+from utils.datagen.runner import DEFAULT_SEED, as_inputs, generate_dataset, rejected_path
 from utils.paths import ROOT
-from utils.textdata import has_question, read_jsonl, validate_comment
+from utils.text.dataset import has_question, read_jsonl, validate_comment
+from utils.text.labelsets import sample_label_sets
 
 LABELS = [
     "기쁨, 나무, 재킷",
@@ -272,7 +273,7 @@ def test_sigkill_halfway_then_rerun_gives_exactly_one_row_per_input(tmp_path):
 
 
 def test_label_translation_retries_rejects_junk_and_is_cached(server, monkeypatch, no_env, tmp_path):
-    from utils.label_translation import shipped_map_checks, translate_names, translation_diff
+    from utils.datagen.translation import shipped_map_checks, translate_names, translation_diff
 
     backend = make("openai", server, monkeypatch, no_env)
     names = ["Tree", "Car", "Glasses", "Zucchini"]

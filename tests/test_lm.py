@@ -7,18 +7,18 @@ import pytest
 import torch
 from transformers import GPT2LMHeadModel, T5ForConditionalGeneration
 
-from utils import lm
-from utils.lm_data import (
+from utils.lm import training as lm
+from utils.lm.data import (
     encode_pairs,
     make_collator,
     train_local_tokenizer,
     with_label_orders,
     with_rare_objects_repeated,
 )
-from utils.lm_generate import CommentGenerator
-from utils.lm_registry import EXPERIMENTS, get_experiment
+from utils.lm.generate import CommentGenerator
+from utils.lm.registry import EXPERIMENTS, get_experiment
 from utils.paths import ROOT
-from utils.textdata import read_dataset, write_dataset
+from utils.text.dataset import read_dataset, write_dataset
 
 PAIRS = read_dataset(ROOT / "data" / "text_data" / "comments_val.json")[:200]
 

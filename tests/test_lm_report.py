@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from utils.lm_report import comparison_generators
+from utils.lm.report import comparison_generators
 
 
 def test_a_missing_gpt2_run_is_left_out_with_a_note_outside_smoke(tmp_path, capsys):

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from utils import metrics
+from utils.lm import metrics
 
 
 def test_reference_bleu_is_character_level_like_the_reference():

@@ -35,3 +35,29 @@ def test_notebook_runs_in_smoke_profile(path, tmp_path):
     assert out.exists()
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
+
+
+def colab_setup_cell(path) -> str:
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    return next(c.source for c in nb.cells if c.cell_type == "code" and "google.colab" in c.source)
+
+
+def test_colab_cell_needs_the_fork_address(monkeypatch):
+    import subprocess
+    import sys
+    import types
+
+    source = colab_setup_cell(ROOT / "notebooks" / "3_lm_t5.ipynb")
+    colab = types.ModuleType("google.colab")
+    colab.drive = types.SimpleNamespace(mount=lambda where: None)
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    for unset in ("", "https://github.com/YOUR_GITHUB_USER/sns-photo-comment"):
+        with pytest.raises(ValueError, match="REPO_URL is not set: put your fork's address"):
+            exec(source, {"REPO_URL": unset})
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda cmd, check: calls.append(cmd))
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    exec(source, {"REPO_URL": "https://example.org/me/fork"})
+    assert calls[0][:4] == ["git", "clone", "--depth", "1"] and calls[0][4] == "https://example.org/me/fork"

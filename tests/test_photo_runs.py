@@ -17,7 +17,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from utils.paths import ROOT
-from utils.photo_runs import (
+from utils.pipeline.comment_pipeline import CommentPipeline
+from utils.pipeline.runs import (
     ResultsFileError,
     done_photos,
     merge_parts,
@@ -28,8 +29,7 @@ from utils.photo_runs import (
     shard_of,
     walk_photos,
 )
-from utils.pipeline import CommentPipeline
-from utils.textdata import read_jsonl
+from utils.text.dataset import read_jsonl
 
 
 def make_photos(folder: Path, count: int, *, nested_every: int = 3) -> list[str]:
@@ -73,7 +73,7 @@ def test_shard_hash_is_stable_across_processes_and_splits_the_photos():
     shards = [shard_of(k, 2) for k in keys]
     assert 450 < shards.count(0) < 550
     script = (
-        "import sys; from utils.photo_runs import shard_of; print([shard_of(k, 3) for k in sys.argv[1:]])"
+        "import sys; from utils.pipeline.runs import shard_of; print([shard_of(k, 3) for k in sys.argv[1:]])"
     )
     for seed in ("1", "2"):  # Python's own str hash would change with PYTHONHASHSEED
         out = subprocess.run(
@@ -226,7 +226,7 @@ def _lines(path: Path) -> int:
 # earlier runs but the results file, running the real command line and killed with SIGKILL.
 FORK_SERVER = """
 import os, sys
-import utils.__main__ as cli, utils.photo_runs, utils.datagen, utils.lm, utils.vision  # slow imports, once
+import utils.__main__ as cli, utils.pipeline.runs, utils.datagen.runner, utils.lm.training, utils.vision  # slow imports, once
 
 for line in sys.stdin:
     if line.startswith("start"):

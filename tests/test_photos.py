@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from utils.photos import MAX_SIDE, PhotoError, load_photo
-from utils.pipeline import demo_photos
+from utils.pipeline.comment_pipeline import demo_photos
 
 
 def assert_rgb8(image: Image.Image) -> None:

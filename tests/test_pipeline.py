@@ -13,10 +13,10 @@ import pytest
 from PIL import Image
 
 from utils import __main__ as cli
-from utils import pipeline as pipeline_module
+from utils.lm import trained as trained_models
 from utils.paths import ROOT, package_dir
-from utils.pipeline import CommentPipeline, PhotoResult, demo_photos, find_photos
-from utils.textdata import has_hangul
+from utils.pipeline.comment_pipeline import CommentPipeline, PhotoResult, demo_photos, find_photos
+from utils.text.dataset import has_hangul
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def test_the_labels_command_prints_one_json_object_from_a_fresh_process():
 
 def test_the_shipped_default_model_is_used_offline(monkeypatch):
     # Runs trained on this machine would win (models/t5/*/best); the shipped one is next.
-    monkeypatch.setattr(pipeline_module, "TRAINED_COMMENT_MODELS", ())
+    monkeypatch.setattr(trained_models, "TRAINED_COMMENT_MODELS", ())
     pipe = CommentPipeline(offline=True, load_vision=False)
     assert "default_t5" in pipe.comment_model
     [result] = pipe.comment_on_labels(["기쁨, 안경"])
@@ -83,11 +83,11 @@ def test_the_shipped_default_model_is_used_offline(monkeypatch):
 
 def test_a_trained_model_under_models_wins_over_the_shipped_one(monkeypatch, tmp_path):
     trained = tmp_path / "t5" / "transfer_1" / "best"
-    shutil.copytree(pipeline_module.DEFAULT_COMMENT_MODEL, trained)
-    monkeypatch.setattr(pipeline_module, "TRAINED_COMMENT_MODELS", (tmp_path / "missing", trained))
-    assert pipeline_module.resolve_comment_model() == trained
-    assert pipeline_module.resolve_comment_model(pipeline_module.DEFAULT_COMMENT_MODEL) == (
-        pipeline_module.DEFAULT_COMMENT_MODEL
+    shutil.copytree(trained_models.DEFAULT_COMMENT_MODEL, trained)
+    monkeypatch.setattr(trained_models, "TRAINED_COMMENT_MODELS", (tmp_path / "missing", trained))
+    assert trained_models.resolve_comment_model() == trained
+    assert trained_models.resolve_comment_model(trained_models.DEFAULT_COMMENT_MODEL) == (
+        trained_models.DEFAULT_COMMENT_MODEL
     )
 
 
@@ -180,8 +180,8 @@ def test_a_missing_model_folder_is_a_usage_error(capsys, tmp_path):
 
 
 def test_without_any_text_model_the_composer_writes(monkeypatch):
-    monkeypatch.setattr(pipeline_module, "TRAINED_COMMENT_MODELS", ())
-    monkeypatch.setattr(pipeline_module, "DEFAULT_COMMENT_MODEL", ROOT / "does-not-exist")
+    monkeypatch.setattr(trained_models, "TRAINED_COMMENT_MODELS", ())
+    monkeypatch.setattr(trained_models, "DEFAULT_COMMENT_MODEL", ROOT / "does-not-exist")
     pipe = CommentPipeline(offline=True, load_vision=False)
     [result] = pipe.comment_on_labels(["슬픔, 재킷"])
     assert "composer" in result.models["comment"]
@@ -253,13 +253,13 @@ def test_make_demo_tries_the_real_detector_first_unless_offline(offline):
 def test_trained_models_are_ranked_full_first_then_by_val_loss(monkeypatch, tmp_path):
     def trained(name: str, profile: str, loss: float):
         best = tmp_path / name / "best"
-        shutil.copytree(pipeline_module.DEFAULT_COMMENT_MODEL, best)
+        shutil.copytree(trained_models.DEFAULT_COMMENT_MODEL, best)
         (best.parent / "run.json").write_text(json.dumps({"profile": profile, "best_val_loss": loss}))
         return best
 
     cpu_worse, cpu_better = trained("a", "cpu", 0.9), trained("b", "cpu", 0.7)
-    monkeypatch.setattr(pipeline_module, "TRAINED_COMMENT_MODELS", (cpu_worse, cpu_better))
-    assert pipeline_module.resolve_comment_model() == cpu_better
+    monkeypatch.setattr(trained_models, "TRAINED_COMMENT_MODELS", (cpu_worse, cpu_better))
+    assert trained_models.resolve_comment_model() == cpu_better
     full = trained("c", "full", 1.5)  # a pretrained model's loss is on another tokenizer: not comparable
-    monkeypatch.setattr(pipeline_module, "TRAINED_COMMENT_MODELS", (cpu_worse, cpu_better, full))
-    assert pipeline_module.resolve_comment_model() == full
+    monkeypatch.setattr(trained_models, "TRAINED_COMMENT_MODELS", (cpu_worse, cpu_better, full))
+    assert trained_models.resolve_comment_model() == full

@@ -6,7 +6,7 @@ import json
 
 from utils import __main__ as cli
 from utils import labels as label_vocab
-from utils.real_photos import PHOTO_SET, RealPhoto, load_photo_set, match_faces, score_photo, totals
+from utils.pipeline.real_photos import PHOTO_SET, RealPhoto, load_photo_set, match_faces, score_photo, totals
 from utils.vision import Detection
 
 FACE = label_vocab.ko_name("Human face")
@@ -74,7 +74,7 @@ def test_evaluate_photos_writes_the_report_for_a_small_set(tmp_path, capsys):
 
 
 def test_the_committed_report_meets_the_offline_goal():
-    from utils.real_photos import RESULTS
+    from utils.pipeline.real_photos import RESULTS
 
     report = json.loads(RESULTS.read_text(encoding="utf-8"))
     totals_ = report["totals"]

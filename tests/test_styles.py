@@ -9,16 +9,24 @@ from collections import Counter
 import pytest
 
 from utils import __main__ as cli
-from utils import lm
-from utils.composer import OfflineComposer
-from utils.labelsets import label_set_stats, sample_label_sets
-from utils.lm_data import with_label_orders, with_rare_objects_repeated
-from utils.lm_generate import CommentGenerator
-from utils.metrics import evaluate_model, style_accuracy, styles_for_pairs
-from utils.phrases import load_bank, to_casual
-from utils.pipeline import CommentPipeline
-from utils.style_check import comment_tone, sentence_endings, speech_level, style_problems
-from utils.styles import (
+from utils.lm import training as lm
+from utils.lm.data import with_label_orders, with_rare_objects_repeated
+from utils.lm.generate import CommentGenerator
+from utils.lm.metrics import evaluate_model, style_accuracy, styles_for_pairs
+from utils.pipeline.comment_pipeline import CommentPipeline
+from utils.text.composer import OfflineComposer
+from utils.text.dataset import (
+    DatasetFormatError,
+    read_dataset,
+    read_jsonl,
+    split_dataset,
+    validate_comment,
+    write_dataset,
+)
+from utils.text.labelsets import label_set_stats, sample_label_sets
+from utils.text.phrases import load_bank, to_casual
+from utils.text.style_check import comment_tone, sentence_endings, speech_level, style_problems
+from utils.text.styles import (
     DEFAULT_STYLE,
     Style,
     all_styles,
@@ -28,14 +36,6 @@ from utils.styles import (
     parse_style_mix,
     split_model_input,
     style_list_text,
-)
-from utils.textdata import (
-    DatasetFormatError,
-    read_dataset,
-    read_jsonl,
-    split_dataset,
-    validate_comment,
-    write_dataset,
 )
 
 # --- the Style value ------------------------------------------------------------------------

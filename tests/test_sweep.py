@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from utils import lm, lm_sweep
-from utils.lm_registry import get_experiment, sizes_for, with_changes
+from utils.lm import sweep as lm_sweep
+from utils.lm import training as lm
+from utils.lm.registry import get_experiment, sizes_for, with_changes
 from utils.paths import ROOT
-from utils.textdata import read_dataset, write_dataset
+from utils.text.dataset import read_dataset, write_dataset
 
 
 @pytest.fixture(scope="module")
@@ -152,5 +153,5 @@ def test_the_final_stage_uses_the_recipe_and_scores_a_finished_run_without_train
     assert trained == [{"label_orders": 2}]  # no sweep defaults, no time limit: the recipe's own
     assert all(0 <= float(r["general_label_coverage"]) <= 1 for r in rows)
     md = (tmp_path / "final.md").read_text(encoding="utf-8")
-    assert "lm_sweep --final" in md and "at the cpu recipe's full budget" in md
+    assert "utils.lm.sweep --final" in md and "at the cpu recipe's full budget" in md
     assert f"**{lm_sweep.pick_final(rows)['variant']}**" in md and "general_label_coverage" in md

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from utils import textdata
-from utils.textdata import DatasetFormatError, validate_comment
+from utils.text import dataset as textdata
+from utils.text.dataset import DatasetFormatError, validate_comment
 
 PAIRS = [
     ("슬픔, 재킷", "재킷이 정말 잘 어울려요. 힘내세요! 💪"),

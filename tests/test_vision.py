@@ -16,7 +16,7 @@ from PIL import Image
 from utils import labels as label_vocab
 from utils import vision
 from utils.paths import ROOT
-from utils.pipeline import demo_photos
+from utils.pipeline.comment_pipeline import demo_photos
 from utils.plots import korean_font_path
 from utils.vision import resolve as resolve_module
 

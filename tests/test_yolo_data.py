@@ -12,9 +12,9 @@ from PIL import Image, ImageDraw
 
 from utils.__main__ import main as cli
 from utils.labels import EMOTION_EN
-from utils.yolo_coco import convert_coco_json
-from utils.yolo_data import convert_faces, orient_box, read_face_json
-from utils.yolo_synth import make_synthetic_faces, make_synthetic_lvis, store_with_orientation
+from utils.vision.face_data import convert_faces, orient_box, read_face_json
+from utils.vision.lvis_data import convert_coco_json
+from utils.vision.synth_data import make_synthetic_faces, make_synthetic_lvis, store_with_orientation
 
 STORED_SIZE = (200, 100)
 STORED_BOX = (20, 10, 60, 30)

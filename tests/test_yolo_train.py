@@ -7,9 +7,9 @@ import json
 import pytest
 
 from utils.plots import korean_font_path
-from utils.yolo_data import convert_faces
-from utils.yolo_synth import make_synthetic_faces
-from utils.yolo_train import read_results_csv, train_yolo, val_loss_curve
+from utils.vision.face_data import convert_faces
+from utils.vision.synth_data import make_synthetic_faces
+from utils.vision.training import read_results_csv, train_yolo, val_loss_curve
 
 
 def test_results_csv_val_loss_sums_the_val_columns(tmp_path):

@@ -13,12 +13,12 @@ import sys
 
 # command → (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "comment": ("utils.comment_cli", "photo(s) or a label string → Korean comment (the main job)"),
-    "generate": ("utils.datagen", "generate the comment dataset with an LLM or the offline composer"),
-    "train": ("utils.lm", "train a T5 / GPT-2 experiment from the registry"),
-    "evaluate": ("utils.metrics", "score a trained text model on a dataset"),
-    "evaluate-photos": ("utils.real_photos", "score the pipeline on the hand-labelled real photos"),
-    "convert-faces": ("utils.yolo_data", "face-emotion JSON data (CP949) → YOLO dataset"),
+    "comment": ("utils.pipeline.cli", "photo(s) or a label string → Korean comment (the main job)"),
+    "generate": ("utils.datagen.runner", "generate the comment dataset with an LLM or the offline composer"),
+    "train": ("utils.lm.training", "train a T5 / GPT-2 experiment from the registry"),
+    "evaluate": ("utils.lm.metrics", "score a trained text model on a dataset"),
+    "evaluate-photos": ("utils.pipeline.real_photos", "score the pipeline on the hand-labelled real photos"),
+    "convert-faces": ("utils.vision.face_data", "face-emotion JSON data (CP949) → YOLO dataset"),
 }
 
 

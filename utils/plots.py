@@ -64,33 +64,3 @@ def plot_curves(
     fig.savefig(out, dpi=120)
     plt.close(fig)
     return out
-
-
-def show_photo_results(results: Sequence, columns: int = 3, width: float = 5.0):
-    """A grid of the pipeline's annotated photos, each titled with its labels and comment.
-
-    ``results`` are ``utils.pipeline.PhotoResult``s run with ``out_dir`` (so ``annotated`` is
-    set); failed photos are skipped. Returns the matplotlib figure.
-    """
-    import textwrap
-
-    from PIL import Image
-
-    from utils.textdata import strip_emojis
-
-    shown = [r for r in results if getattr(r, "annotated", None)]
-    if not shown:
-        raise ValueError("no annotated photos to show: run the pipeline with out_dir=...")
-    use_korean_font()
-    rows = -(-len(shown) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(width * columns, width * rows * 1.05), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, result in zip(axes.flat, shown, strict=False):
-        ax.imshow(Image.open(result.annotated))
-        # NanumGothic has no emoji glyphs: the caption drops them (the printed comment keeps them).
-        comment = strip_emojis(result.comment or "")
-        caption = f"[{result.labels or '라벨 없음'}]\n" + "\n".join(textwrap.wrap(comment, 24))
-        ax.set_title(caption, fontsize=10, loc="left")
-    fig.tight_layout()
-    return fig

@@ -10,7 +10,7 @@
 detections into the label string; :func:`annotate` draws boxes with Hangul captions.
 """
 
-# PhotoError and load_photo are part of this package's interface (utils.pipeline calls vision.load_photo).
+# PhotoError and load_photo are part of this package's interface (utils.pipeline.comment_pipeline calls vision.load_photo).
 from utils.photos import MAX_SIDE as MAX_SIDE
 from utils.photos import PhotoError as PhotoError
 from utils.photos import load_photo as load_photo

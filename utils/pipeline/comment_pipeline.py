@@ -1,0 +1,356 @@
+"""Photo → labels → comment: the project's main job (``python -m utils comment`` is in
+:mod:`utils.pipeline.cli`).
+
+Models are resolved once, in the order of architecture.md: paths the caller gives, models
+trained under ``models/``, hub downloads (when online), then the offline defaults (real
+pretrained models that registry packages ship: MTCNN faces, FER2013 emotions, OpenCV people and
+cats; and the small T5 shipped in ``models/default_t5``). Every result names the models that
+produced it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from utils import labels as label_vocab
+from utils.lm.trained import resolve_comment_model
+from utils.paths import package_dir, shown_path
+from utils.text.dataset import validate_comment
+from utils.text.styles import DEFAULT_STYLE, Style, parse_style
+
+REGENERATIONS = 3  # sampled retries for a text-model comment that fails validate_comment
+PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
+
+
+@dataclass
+class PhotoResult:
+    """What the pipeline says about one photo (or one label string given directly)."""
+
+    source: str
+    labels: str = ""
+    comment: str = ""
+    detections: list = field(default_factory=list)
+    models: dict[str, object] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    annotated: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["detections"] = [asdict(d) for d in self.detections]
+        return data
+
+
+def is_online() -> bool:
+    """Whether hub downloads are allowed (the Makefile and tests set the offline variables)."""
+    return not any(
+        os.environ.get(v) == "1" for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "YOLO_OFFLINE")
+    )
+
+
+def photo_key(image) -> str:
+    """A short key from the photo's pixels (a 16×16 grayscale thumbnail): the same photo gives
+    the same key whatever its file name; a different photo almost surely another."""
+    import hashlib
+
+    small = image.convert("L").resize((16, 16))
+    return hashlib.blake2b(small.tobytes(), digest_size=8).hexdigest()
+
+
+def find_photos(inputs: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Expand files and folders into photo paths. Returns (photos, problems): missing paths are
+    problems; files in a folder that are not photos by their ending are skipped silently."""
+    photos: list[Path] = []
+    problems: list[tuple[str, str]] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
+            if not found:
+                problems.append(
+                    (str(path), "folder contains no photos (.jpg, .jpeg, .png, .webp, .bmp, .tif)")
+                )
+            photos.extend(found)
+        elif path.is_file():
+            photos.append(path)
+        else:
+            problems.append((str(path), "no such file or folder"))
+    return photos, problems
+
+
+def _chunks(items: Sequence, size: int) -> Iterable[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class CommentPipeline:
+    """Loads its models once, then turns photos (or label strings) into comments.
+
+    ``offline=None`` follows the environment (HF_HUB_OFFLINE / YOLO_OFFLINE); with ``offline=True``
+    nothing is downloaded and missing detector weights fall back to OpenCV's cascades.
+    """
+
+    def __init__(
+        self,
+        *,
+        detector_weights: str | Path | None = None,
+        face_weights: str | Path | None = None,
+        lm_dir: str | Path | None = None,
+        offline: bool | None = None,
+        seed: int = 0,
+        batch_size: int = 8,
+        load_vision: bool = True,
+        style: str | Style | None = None,
+        decoding: str | object | None = None,
+    ) -> None:
+        self.offline = (not is_online()) if offline is None else offline
+        self.seed = seed
+        self.batch_size = batch_size
+        self.style = parse_style(style)  # every call's style unless the call names another
+        self.decoding = decoding  # a name in utils.lm.decoding.DECODINGS or a Decoding; None: its default
+        self.detectors: list = []
+        if load_vision:
+            from utils import vision
+
+            self.detectors = vision.resolve_detectors(detector_weights, face_weights, offline=self.offline)
+        model_dir = resolve_comment_model(lm_dir)
+        if model_dir is not None:
+            from utils.lm.training import CommentGenerator
+
+            self.generator = CommentGenerator.from_pretrained(model_dir)
+            shown = shown_path(model_dir)
+            self.comment_model = f"{self.generator.name} ({shown})"
+        else:
+            from utils.datagen.runner import OfflineComposer
+
+            self.generator = OfflineComposer(seed=seed)
+            self.comment_model = "offline composer (phrase banks in data/phrases)"
+
+    @property
+    def model_names(self) -> dict[str, object]:
+        return {"detectors": [d.name for d in self.detectors], "comment": self.comment_model}
+
+    def write_comments(
+        self,
+        label_strings: Sequence[str],
+        *,
+        seed: int | None = None,
+        style: str | Style | None = None,
+    ) -> tuple[list[str], list[str]]:
+        """Comments for label strings, generated in batches, and the name of what wrote each.
+
+        A small text model sometimes leaves out an object or asks a question: such comments
+        (those failing ``validate_comment``) are sampled again a few times with other seeds,
+        and if none passes, the offline composer writes that one; the name says so.
+        ``seed`` other than the pipeline's asks for another comment for the same labels (the
+        text model samples instead of decoding greedily; the composer picks other phrases).
+        ``style`` (default: the pipeline's) is checked too: a model not trained on styles writes
+        the default style, so its comment in another style falls back to the composer, which
+        writes every style; the writer's name says so.
+        """
+        labels = list(label_strings)
+        if not labels:
+            return [], []
+        resample = seed is not None and seed != self.seed
+        seed = self.seed if seed is None else seed
+        style = self.style if style is None else parse_style(style)
+        writer = self.comment_model if style == DEFAULT_STYLE else f"{self.comment_model}; style {style.ko}"
+        if hasattr(self.generator, "compose_many"):
+            keys = [f"{seed}|{i}" for i in range(len(labels))] if resample else None
+            return self.generator.compose_many(labels, keys, style), [writer] * len(labels)
+        sampling = ({"do_sample": True} if resample else {}) | {"style": style}
+        comments = self.generator.generate(
+            labels, seed=seed, batch_size=self.batch_size, decoding=self.decoding, **sampling
+        )
+        writers = [writer] * len(labels)
+        failing = [
+            i
+            for i, (c, lab) in enumerate(zip(comments, labels, strict=True))
+            if validate_comment(c, lab, style=style)
+        ]
+        for attempt in range(1, REGENERATIONS + 1):
+            if not failing:
+                break
+            retry = self.generator.generate(
+                [labels[i] for i in failing],
+                seed=seed + attempt,
+                batch_size=self.batch_size,
+                decoding=self.decoding,
+                do_sample=True,
+                style=style,
+            )
+            for i, comment in zip(failing, retry, strict=True):
+                if not validate_comment(comment, labels[i], style=style):
+                    comments[i] = comment
+            failing = [i for i in failing if validate_comment(comments[i], labels[i], style=style)]
+        if failing:
+            from utils.text.composer import OfflineComposer
+
+            composer = OfflineComposer(seed=seed)
+            for i in failing:
+                problems = ", ".join(validate_comment(comments[i], labels[i], style=style))
+                comments[i] = composer.compose(labels[i], style=style)
+                writers[i] = (
+                    f"offline composer ({style.ko}; the text model's comments failed the checks: {problems})"
+                )
+        return comments, writers
+
+    def comment_without_labels(self, key: object = 0, style: str | Style | None = None) -> str:
+        """A photo in which nothing was recognised still gets a kind, general comment: the
+        composer's no-emotion phrases (a text model trained on labels has no input to read).
+        ``key`` picks the phrases; the pipeline passes the photo's content key, so different
+        photos get different comments and the same photo always the same one."""
+        from utils.text.composer import OfflineComposer
+
+        return OfflineComposer(seed=self.seed).compose(
+            "", key=key, style=self.style if style is None else style
+        )
+
+    def comment_on_labels(
+        self, label_strings: Sequence[str], *, seed: int | None = None, style: str | Style | None = None
+    ) -> list[PhotoResult]:
+        """Skip vision: label strings → comments. Unknown labels are kept as written (the text
+        model sees them as words); an empty label string is an error for that item. ``seed``: as
+        in :meth:`write_comments`."""
+        results = [PhotoResult(source="--labels") for _ in label_strings]
+        todo = []
+        for result, text in zip(results, label_strings, strict=True):
+            canonical = label_vocab.format_labels(label_vocab.parse_labels(text, strict=False), strict=False)
+            if not canonical:
+                result.error = f"empty label string {text!r}: give labels like '기쁨, 안경, 나무'"
+                continue
+            result.labels = canonical
+            result.models = self.model_names | {"detectors": []}
+            todo.append(result)
+        start = time.perf_counter()
+        comments, writers = self.write_comments([r.labels for r in todo], seed=seed, style=style)
+        per_item = (time.perf_counter() - start) / max(len(todo), 1)
+        for result, comment, writer in zip(todo, comments, writers, strict=True):
+            result.comment = comment
+            result.models["comment"] = writer
+            result.timings = {"generate": per_item}
+        return results
+
+    def run(
+        self,
+        photos: str | Path | Iterable[str | Path],
+        *,
+        out_dir: str | Path | None = None,
+        progress: bool = True,
+        style: str | Style | None = None,
+    ) -> list[PhotoResult]:
+        """Photos, a folder, or a list of either → one result per photo, in order. A photo that
+        cannot be read gets a result with ``error`` set; the others are processed. Detector and
+        generator calls are batched (``batch_size`` photos at a time)."""
+        from utils import vision
+
+        inputs = [photos] if isinstance(photos, str | Path) else list(photos)
+        paths, problems = find_photos(inputs)
+        results = [PhotoResult(source=src, error=why) for src, why in problems]
+        bar = tqdm(total=len(paths), desc="photos", unit="photo", disable=not progress or len(paths) < 2)
+        for batch in _chunks(paths, self.batch_size):
+            results.extend(self._run_batch(batch, vision, out_dir, style))
+            bar.update(len(batch))
+        bar.close()
+        return results
+
+    def run_batch(self, paths: Sequence[Path], *, out_dir: str | Path | None = None) -> list[PhotoResult]:
+        """One batch of photo files → their results, in order (what :meth:`run` does per batch;
+        ``utils.pipeline.runs`` feeds it from a lazy folder walk)."""
+        from utils import vision
+
+        return self._run_batch(paths, vision, out_dir)
+
+    def _run_batch(
+        self, paths: Sequence[Path], vision, out_dir: str | Path | None, style: str | Style | None = None
+    ) -> list[PhotoResult]:
+        results = [PhotoResult(source=str(p)) for p in paths]
+        loaded: list[tuple[PhotoResult, object]] = []
+        for result, path in zip(results, paths, strict=True):
+            start = time.perf_counter()
+            try:
+                image = vision.load_photo(path)
+            except vision.PhotoError as e:
+                result.error = str(e)
+                continue
+            result.timings["load"] = time.perf_counter() - start
+            loaded.append((result, image))
+        if not loaded:
+            return results
+        images = [image for _, image in loaded]
+        start = time.perf_counter()
+        per_photo = [[] for _ in images]
+        for detector in self.detectors:
+            for i, found in enumerate(detector.detect(images)):
+                per_photo[i].extend(found)
+        detect_time = (time.perf_counter() - start) / len(images)
+        for (result, _), detections in zip(loaded, per_photo, strict=True):
+            result.detections = detections
+            result.labels = vision.labels_for(detections)
+            result.timings["detect"] = detect_time
+            result.models = self.model_names
+        with_labels = [r for r, _ in loaded if r.labels]
+        start = time.perf_counter()
+        comments, writers = self.write_comments([r.labels for r in with_labels], style=style)
+        generate_time = (time.perf_counter() - start) / max(len(with_labels), 1)
+        for result, comment, writer in zip(with_labels, comments, writers, strict=True):
+            result.comment = comment
+            result.models = {**result.models, "comment": writer}
+            result.timings["generate"] = generate_time
+        for result, image in loaded:
+            if not result.labels:
+                result.comment = self.comment_without_labels(key=photo_key(image), style=style)
+                result.models = {
+                    **result.models,
+                    "comment": "offline composer (nothing recognised in the photo)",
+                }
+        if out_dir is not None:
+            out = Path(out_dir)
+            out.mkdir(parents=True, exist_ok=True)
+            for result, image in loaded:
+                start = time.perf_counter()
+                target = out / f"{Path(result.source).stem}_annotated.jpg"
+                vision.annotate(image, result.detections).convert("RGB").save(target, quality=90)
+                result.annotated = str(target)
+                result.timings["annotate"] = time.perf_counter() - start
+        return results
+
+
+def demo_photos() -> list[Path]:
+    """Photos that ship inside installed packages: ultralytics' sample images."""
+    import ultralytics
+
+    assets = Path(ultralytics.__file__).parent / "assets"
+    return [assets / "bus.jpg", assets / "zidane.jpg"]
+
+
+def sample_photos() -> list[Path]:
+    """Real photos that ship inside installed packages: ultralytics' bus.jpg and zidane.jpg,
+    matplotlib's grace_hopper.jpg, scikit-image's astronaut.png and scikit-learn's flower.jpg."""
+    import matplotlib
+
+    return [
+        *demo_photos(),
+        Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg",
+        package_dir("skimage") / "data" / "astronaut.png",
+        package_dir("sklearn") / "datasets" / "images" / "flower.jpg",
+    ]
+
+
+def is_known_label(label: str) -> bool:
+    """Whether ``label`` is an emotion or one of the 601 OIV7 classes (Korean or English name)."""
+    try:
+        label_vocab.ko_name(label)
+    except label_vocab.UnknownLabelError:
+        return False
+    return True
