@@ -227,7 +227,7 @@ def test_the_astronaut_from_a_fresh_process_gives_happy_and_person():
 
 
 @pytest.mark.parametrize("offline", [False, True])
-def test_make_demo_tries_the_real_detector_first_unless_offline(offline):
+def test_make_demo_tries_the_real_detector_first_unless_offline(offline, tmp_path):
     env = {
         k: v
         for k, v in os.environ.items()
@@ -236,7 +236,8 @@ def test_make_demo_tries_the_real_detector_first_unless_offline(offline):
     env["SNS_WEIGHTS_HOST"] = (
         "127.0.0.1"  # a closed port: the download attempt fails as offline, never fetches
     )
-    command = ["make", "--no-print-directory", "demo"] + (["OFFLINE=1"] if offline else [])
+    card = tmp_path / "card.png"
+    command = ["make", "--no-print-directory", "demo", f"CARD={card}"] + (["OFFLINE=1"] if offline else [])
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=600, env=env)
     assert done.returncode == 0, done.stderr
@@ -247,6 +248,7 @@ def test_make_demo_tries_the_real_detector_first_unless_offline(offline):
         [note] = notes
         assert "127.0.0.1 unreachable" in note and "offline detectors" in note
     assert done.stdout.count("■ ") == 5 and "라벨 labels : 기쁨, 사람" in done.stdout
+    assert f"card: {card}" in done.stderr and 0 < card.stat().st_size < 200_000
     assert time.perf_counter() - start < 300
 
 
