@@ -73,3 +73,18 @@ def test_parse_is_the_inverse_of_format():
 
 def test_excluded_labels_are_the_reference_six():
     assert labels.excluded_ko() == {"인간의 얼굴", "의류", "남자", "여자", "소년", "소녀"}
+
+
+def test_coco_classes_map_onto_the_oiv7_korean_names_in_coco_order():
+    from utils.paths import package_dir
+
+    rows = json.loads(labels.COCO_KO_FILE.read_text(encoding="utf-8"))["classes"]
+    coco = yaml.safe_load((package_dir("ultralytics") / "cfg" / "datasets" / "coco.yaml").read_text())[
+        "names"
+    ]
+    assert [r["coco"] for r in rows] == [coco[i] for i in range(80)]
+    by_en = {c["en"]: c["ko"] for c in labels.oiv7_classes()}
+    assert all(by_en[r["oiv7"]] == r["ko"] for r in rows)  # one vocabulary online and offline
+    names = labels.coco_ko_names()
+    assert len(set(names)) == 80 and names[0] == "사람" and names[60] == "테이블" and names[67] == "휴대폰"
+    assert names[32] == "공" and names[16] == "강아지"

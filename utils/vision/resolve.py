@@ -10,7 +10,7 @@ from pathlib import Path
 
 from utils.paths import MODELS, shown_path
 from utils.vision.detectors import Detector, YoloFaceEmotionDetector, YoloObjectDetector
-from utils.vision.offline import OfflineDetector
+from utils.vision.offline import OfflineDetector, default_parts
 
 OIV7_HUB_WEIGHTS = "yolov8m-oiv7.pt"
 OIV7_LOCAL_WEIGHTS = ("yolo/weights/yolov8m-oiv7.pt", "yolo/weights/yolov8x-oiv7.pt")  # under models/
@@ -65,8 +65,8 @@ def resolve_detectors(
        ``models/yolo/weights/``, so step 2 finds it next time. When that fails, one line on stderr
        says what is used instead, why, and how to get the real one;
     4. :class:`OfflineDetector` for whatever is still missing (faces and their emotion when there
-       is no four-emotion YOLO model, which has no public weights; people and cats when there is
-       no OIV7 model), so there is always one.
+       is no four-emotion YOLO model, which has no public weights; the 80 COCO objects when there
+       is no OIV7 model, or people and cats where their weights are missing), so there is always one.
     """
     object_path = _given(object_weights, "object detector")
     face_path = _given(face_weights, "face-emotion detector")
@@ -92,9 +92,10 @@ def resolve_detectors(
         # OIV7 finds faces and people itself; the offline faces then only add their emotion.
         missing += ["emotion"] if has_objects else ["face", "emotion"]
     if not has_objects:
-        missing += ["face", "body", "cat"]
+        # COCO objects (with faces), or people and cats where the COCO weights are missing
+        missing += [part for part in default_parts() if part != "emotion"]
     if missing:
-        detectors.append(OfflineDetector(parts=missing))
+        detectors.append(OfflineDetector(parts=list(dict.fromkeys(missing))))
     return detectors
 
 
@@ -109,7 +110,7 @@ def _download_oiv7(target: Path) -> list[Detector]:
             why = str(e).splitlines()[0]
     print(
         f"note: {OIV7_HUB_WEIGHTS} could not be downloaded ({why}); using the offline detectors "
-        f"(faces, emotions, people, cats) instead. For the 601 OIV7 objects, re-run online or place "
+        f"(80 COCO objects, faces, emotions) instead. For the 601 OIV7 objects, re-run online or place "
         f"the file at {shown_path(target)}.",
         file=sys.stderr,
         flush=True,
