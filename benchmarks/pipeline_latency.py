@@ -1,25 +1,37 @@
-"""Pipeline throughput: one by one vs batched vs 2 processes, photos/s, per-stage share, peak memory.
+"""The reference's way against ours on the same photos and models: photos/s, the share of each
+stage, peak memory; then milliseconds per comment.
 
     .venv/bin/python benchmarks/pipeline_latency.py [--config online|offline|both] [--photos 8] [--batch-size 4]
     .venv/bin/python benchmarks/pipeline_latency.py --smoke     # tiny sizes, seconds (the test suite runs it)
 
+- **The reference's way**: one photo at a time, every detector in PyTorch (ultralytics' predict
+  for objects), then the T5 comment decoded greedily for that photo, with no checks; torch's
+  default threads (all cores).
+- **Ours**: ``CommentPipeline.run_batch``: the detectors on the CPU runtime (OpenVINO,
+  ``utils.vision.runtime``), photos in batches, comments decoded with the label guide, checked
+  and resampled when they fail (the composer last); in one process with all cores, then in 2
+  processes started by torchrun with half the threads each, each taking its shard of the photos
+  as ``python -m utils comment --results`` does.
+
 Configurations (both with the shipped text model ``models/default_t5``):
 - ``online``: the compute of the detector users get online — an ultralytics YOLOv8m built from
   ``yolov8m.yaml`` with the 601 Open Images V7 classes (the real weights' architecture and head;
-  random weights, since the time does not depend on their values), at 640 px. A confidence
-  threshold keeps NMS realistic: without one every one of the 8,400 boxes of a photo goes to NMS
-  (a flood); ultralytics' 0.25 keeps none of a random model's boxes (so no labels and no text
-  model). The threshold is the median, over the photos one at a time, of the 8th-best box score
-  left after NMS. Random-weight scores shift from photo to photo, so photos keep from none to a
-  hundred boxes: the table shows the mean each run kept, and the labels per photo.
-- ``offline``: the detectors that resolve with no weights.
+  random weights, since the time does not depend on their values), at 640 px, plus the offline
+  face emotions. A confidence threshold keeps NMS realistic: without one every one of the 8,400
+  boxes of a photo goes to NMS (a flood); ultralytics' 0.25 keeps none of a random model's boxes
+  (so no labels and no text model). The threshold is the median, over the photos one at a time,
+  of the 8th-best box score left after NMS. Random-weight scores shift from photo to photo, so
+  photos keep from none to a hundred boxes: the table shows the mean each run kept.
+- ``offline``: the detectors that resolve with no weights (MTCNN faces, FER2013 emotions, OpenCV
+  people and cats).
 
-Models are loaded and warmed up on 2 photos before anything is timed. One process times one by
-one (batch size 1, the baseline) and then batched; its peak memory is read after each (the peak
-only grows, so the second reading is the batched run's). Then 2 processes started by torchrun,
-each taking its shard of the photos as ``python -m utils comment --results`` does. ``--threads``
-(default: all cores) go to the one process, or half to each of the two. Photos are variants
-(crops, flips, scales) of the samples that ship with ultralytics, so nothing is downloaded.
+Models are loaded and warmed up on 2 photos before anything is timed; peak memory is each
+process's peak RSS. The online configuration also checks that OpenVINO and PyTorch find the
+same boxes on the first photos (one at a time, as both predict alone). Comment writing is timed
+on label strings from ``data/text_data/comments_val.json``, with 1 thread: the reference's greedy
+decoding one at a time, ours one at a time and batched, the three interleaved in each round and the fastest
+of the rounds kept. Photos are variants (crops, flips, scales) of the samples that ship with
+ultralytics, so nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -27,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import resource
 import subprocess
 import sys
@@ -38,25 +51,30 @@ from PIL import Image, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from utils.lm.decoding import forget_checked_comments  # noqa: E402
 from utils.lm.trained import DEFAULT_COMMENT_MODEL  # noqa: E402
+from utils.paths import TEXT_DATA  # noqa: E402
 from utils.pipeline import CommentPipeline, demo_photos  # noqa: E402
+from utils.pipeline.comment_pipeline import PhotoResult  # noqa: E402
+from utils.vision.runtime import RUNTIME_ENV  # noqa: E402
 
 STAGES = ("load", "detect", "generate")
+REFERENCE_ENV = {RUNTIME_ENV: "torch"}  # the reference's detectors run in PyTorch
 DETECTIONS_PER_PHOTO = 8  # boxes left after NMS at the calibrated threshold, on the calibration photos
 
 
-def make_photos(folder: Path, count: int) -> list[Path]:
-    """``count`` distinct photos derived from the shipped samples."""
-    sources = [Image.open(p).convert("RGB") for p in demo_photos()]
+def make_photos(folder: Path, count: int, sources: list[Path] | None = None) -> list[Path]:
+    """``count`` distinct photos derived from ``sources`` (default: ultralytics' two samples)."""
+    sources = [Image.open(p).convert("RGB") for p in sources or demo_photos()]
     paths = []
     for i in range(count):
-        image = sources[i % len(sources)]
+        image, variant = sources[i % len(sources)], i // len(sources)  # 30 variants of each source
         w, h = image.size
-        crop = 0.05 * (i % 5)
+        crop = 0.05 * (variant % 5)
         image = image.crop((int(w * crop), int(h * crop), w - int(w * crop / 2), h - int(h * crop / 2)))
-        if i % 2:
+        if variant % 2:
             image = ImageOps.mirror(image)
-        scale = (0.6, 0.8, 1.0)[i % 3]
+        scale = (0.6, 0.8, 1.0)[variant % 3]
         image = image.resize((int(image.width * scale), int(image.height * scale)))
         path = folder / f"photo_{i:02d}.jpg"
         image.save(path, quality=90)
@@ -64,13 +82,23 @@ def make_photos(folder: Path, count: int) -> list[Path]:
     return paths
 
 
-def build_online_detector(folder: Path, yaml: str, imgsz: int, calibration: list[Path]) -> tuple[Path, float]:
+def build_online_detector(
+    folder: Path,
+    yaml: str,
+    imgsz: int,
+    calibration: list[Path],
+    *,
+    keep: int = DETECTIONS_PER_PHOTO,
+    he: bool = True,
+) -> tuple[Path, float]:
     """A YOLO checkpoint of ``yaml`` with the 601 OIV7 classes and random weights, and the
-    confidence threshold that leaves about DETECTIONS_PER_PHOTO boxes per photo after NMS.
+    confidence threshold that leaves about ``keep`` boxes per photo after NMS.
 
     Ultralytics' default init shrinks activations layer by layer until every box scores the
     class-bias prior; variance-keeping (He) init and one prior for all levels give boxes that
-    differ by their features, as a trained detector's do."""
+    differ by their features, as a trained detector's do (and often no area: fine for timing,
+    not for drawing). ``he=False`` keeps ultralytics' init and draws random class heads instead:
+    proper boxes, classes that still follow the photo."""
     import numpy as np
     import torch
     from ultralytics.nn.tasks import DetectionModel
@@ -82,12 +110,14 @@ def build_online_detector(folder: Path, yaml: str, imgsz: int, calibration: list
     torch.manual_seed(0)
     model = DetectionModel(yaml, nc=len(oiv7_classes()), verbose=False)
     for module in model.modules():
-        if isinstance(module, torch.nn.Conv2d):
+        if he and isinstance(module, torch.nn.Conv2d):
             torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
     for branch in model.model[-1].cv3:
+        if not he:
+            torch.nn.init.normal_(branch[-1].weight, std=0.3)
         torch.nn.init.constant_(branch[-1].bias, -4.6)  # prior 0.01 on every level
     model.names = {c["id"]: c["en"] for c in oiv7_classes()}
-    weights = folder / f"{Path(yaml).stem}-oiv7-random.pt"
+    weights = folder / f"{Path(yaml).stem}-oiv7-{'random' if he else 'heads'}.pt"
     torch.save({"model": model, "train_args": {"imgsz": imgsz}}, weights)
     # Calibration only, through the pipeline's own detector and photo loading: with no threshold
     # every box goes to NMS (what the calibrated threshold prevents in the timed runs).
@@ -97,15 +127,60 @@ def build_online_detector(folder: Path, yaml: str, imgsz: int, calibration: list
     for path in calibration:
         (found,) = detector.detect([vision.load_photo(path)])
         scores = sorted((d.confidence for d in found), reverse=True)
-        kept.append(scores[min(DETECTIONS_PER_PHOTO, len(scores)) - 1])
+        kept.append(scores[min(keep, len(scores)) - 1])
     return weights, float(np.median(kept))
 
 
-# ---------------------------------------------------------------- worker: one timed configuration
+# ---------------------------------------------------------------- worker: one timed way
+
+
+def reference_way(pipeline: CommentPipeline, paths: list[Path]) -> list[PhotoResult]:
+    """The reference's per-photo path: load, each detector on this photo alone, the greedy comment."""
+    from utils import vision
+
+    results = []
+    for path in paths:
+        result = PhotoResult(source=str(path))
+        start = time.perf_counter()
+        image = vision.load_photo(path)
+        result.timings["load"] = time.perf_counter() - start
+        start = time.perf_counter()
+        result.detections = [d for detector in pipeline.detectors for d in detector.detect([image])[0]]
+        result.labels = vision.labels_for(result.detections)
+        result.timings["detect"] = time.perf_counter() - start
+        if result.labels:
+            start = time.perf_counter()
+            [result.comment] = pipeline.generator.generate([result.labels], decoding="greedy", batch_size=1)
+            result.timings["generate"] = time.perf_counter() - start
+        results.append(result)
+    return results
+
+
+def detector_names(pipeline: CommentPipeline) -> list[str]:
+    """Each detector's networks and the runtime each runs on."""
+    from utils.vision.emotion import shared_fer_model
+    from utils.vision.runtime import runtime_of
+
+    names = []
+    for detector in pipeline.detectors:
+        if hasattr(detector, "runtime"):
+            names.append(f"{detector.name.split(' (')[0]} [{detector.runtime}]")
+            continue
+        parts = []  # the offline detector
+        if getattr(detector, "objects", None) is not None:  # the TF.js COCO graphs, run with torch ops
+            parts.append(f"{detector.objects.name.split(' (')[0]} [PyTorch]")
+        if getattr(detector, "faces", None) is not None:
+            parts.append(
+                f"{detector.faces.name.split(' (')[0]} [{getattr(detector.faces, 'runtime', 'PyTorch')}]"
+            )
+        if "emotion" in getattr(detector, "parts", ()):
+            parts.append(f"FER2013 [{runtime_of(shared_fer_model())}]")
+        names.append(" + ".join(parts) or detector.name)
+    return names
 
 
 def worker(spec: dict) -> None:
-    """Time each batch size of ``spec`` in this process (or in this rank of a torchrun launch)."""
+    """Time one way (``spec["way"]``) in this process, or in this rank of a torchrun launch."""
     import cv2
     import torch
 
@@ -116,53 +191,97 @@ def worker(spec: dict) -> None:
     threads = max(1, spec["threads"] // world_size)
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
+    reference = spec["way"] == "reference"
     pipeline = CommentPipeline(
-        detector_weights=spec.get("weights"), lm_dir=DEFAULT_COMMENT_MODEL, offline=True
+        detector_weights=spec.get("weights"),
+        lm_dir=DEFAULT_COMMENT_MODEL,
+        offline=True,
+        batch_size=spec["batch_size"],
     )
     for detector in pipeline.detectors:
         if isinstance(detector, vision.YoloObjectDetector):
             detector.conf, detector.imgsz = spec["conf"], spec["imgsz"]
     photos = [Path(p) for p in spec["photos"]]
     mine = [p for p in photos if shard_of(p.name, world_size) == rank]
-    pipeline.run_batch(photos[:2])  # warm-up: first calls pay one-off costs
-    runs = []
-    for batch_size in spec["batch_sizes"]:
-        pipeline.batch_size = batch_size
-        if world_size > 1:
-            torch.distributed.barrier()
-        start = time.perf_counter()
-        results = []
-        for i in range(0, len(mine), batch_size):
-            results += pipeline.run_batch(mine[i : i + batch_size])
-        if world_size > 1:
-            torch.distributed.barrier()  # the run lasts until the slower process is done
-        runs.append(
-            {
-                "wall": time.perf_counter() - start,
-                "photos": sum(r.ok for r in results),
-                "stages": {s: sum(r.timings.get(s, 0.0) for r in results) for s in STAGES},
-                "detections": sum(len(r.detections) for r in results),
-                "labels": sum(len(r.labels.split(", ")) for r in results if r.labels),
-                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                "models": pipeline.model_names,
-            }
-        )
-    gathered = [runs]
+    run = (lambda paths: reference_way(pipeline, paths)) if reference else pipeline.run_batch
+    size = 1 if reference else spec["batch_size"]
+    run(photos[:2])  # warm-up: first calls pay one-off costs
+    if world_size > 1:
+        torch.distributed.barrier()
+    start = time.perf_counter()
+    results = []
+    for i in range(0, len(mine), size):
+        results += run(mine[i : i + size])
+    if world_size > 1:
+        torch.distributed.barrier()  # the run lasts until the slower process is done
+    stats = {
+        "wall": time.perf_counter() - start,
+        "photos": sum(r.ok for r in results),
+        "stages": {s: sum(r.timings.get(s, 0.0) for r in results) for s in STAGES},
+        "detections": sum(len(r.detections) for r in results),
+        "labels": sum(len(r.labels.split(", ")) for r in results if r.labels),
+        "composer": sum("composer" in str(r.models.get("comment", "")) for r in results if r.labels),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "detectors": detector_names(pipeline),
+    }
+    if spec.get("boxes"):  # the object detector alone on the first photos, one at a time
+        yolo = next(d for d in pipeline.detectors if isinstance(d, vision.YoloObjectDetector))
+        stats["boxes"] = [
+            [(d.label_en, d.box) for d in yolo.detect([vision.load_photo(p)])[0]]
+            for p in photos[: spec["boxes"]]
+        ]
+    gathered = [stats]
     if world_size > 1:
         gathered = [None] * world_size
-        torch.distributed.all_gather_object(gathered, runs)
+        torch.distributed.all_gather_object(gathered, stats)
         torch.distributed.destroy_process_group()
     if rank == 0:
         Path(spec["out"]).write_text(json.dumps(gathered), encoding="utf-8")
 
 
-# ---------------------------------------------------------------- driver: the three configurations
+def comment_worker(spec: dict) -> None:
+    """Milliseconds per comment: greedy one by one (the reference), ours one by one and batched."""
+    import torch
+
+    torch.set_num_threads(spec["threads"])
+    pipeline = CommentPipeline(lm_dir=DEFAULT_COMMENT_MODEL, offline=True, load_vision=False)
+    labels = spec["labels"]
+    generator = pipeline.generator
+
+    def greedy(batch):
+        return generator.generate(batch, decoding="greedy", batch_size=1), [""] * len(batch)
+
+    ways = {
+        "reference: greedy, one at a time": (greedy, 1),
+        "ours: guided + checks, one at a time": (pipeline.write_comments, 1),
+        f"ours: guided + checks, batches of {spec['batch_size']}": (
+            pipeline.write_comments,
+            spec["batch_size"],
+        ),
+    }
+    best = dict.fromkeys(ways, float("inf"))
+    composer = {}
+    pipeline.write_comments(labels[:2])  # warm-up
+    for _ in range(spec["rounds"]):
+        for name, (write, size) in ways.items():
+            pipeline.batch_size = size
+            forget_checked_comments()  # each round checks from scratch, as a new process would
+            start = time.perf_counter()
+            writers = []
+            for i in range(0, len(labels), size):
+                writers += write(labels[i : i + size])[1]
+            best[name] = min(best[name], 1000 * (time.perf_counter() - start) / len(labels))
+            composer[name] = sum("composer" in w for w in writers)
+    Path(spec["out"]).write_text(json.dumps({"ms": best, "composer": composer}), encoding="utf-8")
 
 
-def launch_worker(spec: dict, folder: Path, processes: int) -> list[list[dict]]:
-    """Per batch size of ``spec``, the stats of every process."""
-    spec_path = folder / f"spec_{processes}.json"
-    spec = {**spec, "out": str(folder / f"stats_{processes}.json")}
+# ---------------------------------------------------------------- driver
+
+
+def launch_worker(spec: dict, folder: Path, processes: int, name: str, env: dict | None = None):
+    """What the worker wrote: the stats of every process of one way, or the comment timings."""
+    spec_path = folder / f"spec_{name}.json"
+    spec = {**spec, "out": str(folder / f"stats_{name}.json")}
     spec_path.write_text(json.dumps(spec), encoding="utf-8")
     launcher = [sys.executable]
     if processes > 1:
@@ -171,12 +290,11 @@ def launch_worker(spec: dict, folder: Path, processes: int) -> list[list[dict]]:
         [*launcher, str(Path(__file__).resolve()), "--worker", str(spec_path)],
         capture_output=True,
         text=True,
-        env={**os.environ, "OMP_NUM_THREADS": str(max(1, spec["threads"] // processes))},
+        env={**os.environ, "OMP_NUM_THREADS": str(max(1, spec["threads"] // processes)), **(env or {})},
     )
     if done.returncode != 0:
-        raise RuntimeError(f"the {processes}-process run failed:\n{done.stderr[-4000:]}")
-    per_process = json.loads(Path(spec["out"]).read_text(encoding="utf-8"))
-    return [list(runs) for runs in zip(*per_process, strict=True)]
+        raise RuntimeError(f"the run {name!r} failed:\n{done.stderr[-4000:]}")
+    return json.loads(Path(spec["out"]).read_text(encoding="utf-8"))
 
 
 def report(name: str, ranks: list[dict]) -> float:
@@ -187,15 +305,54 @@ def report(name: str, ranks: list[dict]) -> float:
     shares = "".join(f"{100 * stages[s] / total:>9.0f}%" for s in STAGES)
     memory = " + ".join(f"{r['peak_rss_mb']:,.0f}" for r in ranks)
     boxes = sum(r["detections"] for r in ranks) / max(photos, 1)
-    print(f"{name:<28}{photos / wall:>9.3f}{shares}{boxes:>10.1f}   {memory} MB")
+    labels = sum(r["labels"] for r in ranks) / max(photos, 1)
+    print(f"{name:<44}{photos / wall:>9.3f}{shares}{boxes:>8.1f}{labels:>8.1f}   {memory} MB")
     return photos / wall
 
 
+def box_agreement(reference: list, ours: list) -> str:
+    """OpenVINO's boxes against PyTorch's on the same photos: for each PyTorch box, the nearest
+    OpenVINO box with the same label (an untrained model's near-tied scores may order equal
+    boxes differently) and the largest coordinate difference of those, in pixels; IoUs are
+    given where the boxes have an area (this random model's often have none)."""
+    import torch
+    from torchvision.ops import box_iou
+
+    worst, ious, same, count = 0.0, [], True, 0
+    for expected, got in zip(reference, ours, strict=True):
+        same &= sorted(label for label, _ in expected) == sorted(label for label, _ in got)
+        count += len(expected)
+        for label, box in expected:
+            candidates = [other for name, other in got if name == label]
+            if not candidates:
+                worst = float("inf")
+                continue
+            nearest = min(
+                candidates, key=lambda other: max(abs(u - v) for u, v in zip(box, other, strict=True))
+            )
+            worst = max(worst, max(abs(u - v) for u, v in zip(box, nearest, strict=True)))
+            if box[2] > box[0] and box[3] > box[1]:
+                ious.append(float(box_iou(torch.tensor([box]), torch.tensor([nearest]))[0, 0]))
+    iou = (
+        f"smallest IoU {min(ious):.4f} over {len(ious)} boxes with an area" if ious else "no box has an area"
+    )
+    return (
+        f"{count} boxes on {len(reference)} photos, labels {'identical' if same else 'DIFFER'}, "
+        f"largest coordinate difference {worst:.3f} px, {iou}"
+    )
+
+
 def benchmark(config: str, args: argparse.Namespace, folder: Path, photos: list[Path]) -> None:
-    spec = {"photos": [str(p) for p in photos], "threads": args.threads, "conf": None, "imgsz": None}
+    spec = {
+        "photos": [str(p) for p in photos],
+        "threads": args.threads,
+        "conf": None,
+        "imgsz": None,
+        "batch_size": args.batch_size,
+    }
     if config == "online":
         weights, conf = build_online_detector(folder, args.yaml, args.imgsz, photos)
-        spec |= {"weights": str(weights), "conf": conf, "imgsz": args.imgsz}
+        spec |= {"weights": str(weights), "conf": conf, "imgsz": args.imgsz, "boxes": min(2, len(photos))}
         what = (
             f"{Path(args.yaml).stem} from {args.yaml} with the 601 OIV7 classes (random weights) at "
             f"{args.imgsz} px, conf {conf:.5f} (the median photo keeps {DETECTIONS_PER_PHOTO} boxes after NMS)"
@@ -206,24 +363,66 @@ def benchmark(config: str, args: argparse.Namespace, folder: Path, photos: list[
         f"\n=== {config}: {what}; text model {DEFAULT_COMMENT_MODEL.parent.name}/{DEFAULT_COMMENT_MODEL.name}"
     )
     split = max(1, args.threads // 2)
-    print(f"{len(photos)} photos; CPU threads: {args.threads} for one process, {split} for each of 2")
-    one_by_one, batched = launch_worker({**spec, "batch_sizes": [1, args.batch_size]}, folder, 1)
-    (two,) = launch_worker({**spec, "batch_sizes": [args.batch_size]}, folder, 2)
+    print(f"{len(photos)} photos; CPU threads: {args.threads} in one process, {split} in each of 2")
+    reference = {**spec, "way": "reference"}
     runs = {
-        "one by one (baseline)": one_by_one,
-        f"batched (batch size {args.batch_size})": batched,
-        f"2 processes (batch size {args.batch_size})": two,
+        f"reference way ({args.threads} thread{'s' * (args.threads > 1)})": launch_worker(
+            reference, folder, 1, f"{config}_ref", REFERENCE_ENV
+        )
     }
-    models = one_by_one[0]["models"]  # names without their (temporary) paths
-    print(f"models: {', '.join(n.split(' (')[0] for n in [*models['detectors'], models['comment']])}")
+    if args.threads > 1:  # the same with 1 thread: how much of the gap is threads waiting on a busy CPU
+        runs["reference way (1 thread)"] = launch_worker(
+            {**reference, "threads": 1}, folder, 1, f"{config}_ref1", REFERENCE_ENV
+        )
+    ours = {
+        f"ours, 1 process (batches of {args.batch_size})": launch_worker(
+            {**spec, "way": "ours"}, folder, 1, f"{config}_ours"
+        ),
+        f"ours, 2 processes (batches of {args.batch_size})": launch_worker(
+            {**spec, "way": "ours", "boxes": 0}, folder, 2, f"{config}_ours2"
+        ),
+    }
+    runs |= ours
+    first, ours_one = next(iter(runs.values()))[0], next(iter(ours.values()))
+    print(f"reference detectors: {', '.join(first['detectors'])}; comment: greedy, unchecked")
+    print(f"our detectors:       {', '.join(ours_one[0]['detectors'])}; comment: guided, checked, resampled")
     header = "".join(f"{s:>10}" for s in STAGES)
-    print(f"{'':<28}{'photos/s':>9}{header}{'boxes':>10}   peak RSS per process")
-    speeds = {name: report(name, ranks) for name, ranks in runs.items()}
-    first = one_by_one[0]
-    print(f"labels per photo (one by one) {first['labels'] / max(first['photos'], 1):.1f}")
-    baseline = speeds["one by one (baseline)"]
-    for name, speed in list(speeds.items())[1:]:
-        print(f"throughput ratio {name.split(' (')[0]} / one-by-one: {speed / baseline:.2f}x")
+    print(f"{'':<44}{'photos/s':>9}{header}{'boxes':>8}{'labels':>8}   peak RSS per process")
+    speeds = [report(name, ranks) for name, ranks in runs.items()]
+    print(
+        f"our comments the composer wrote after the text model's failed the checks: {ours_one[0]['composer']}"
+    )
+    for name, speed in zip(runs, speeds, strict=True):
+        if name in ours:
+            print(f"throughput ratio {name.split(' (')[0]} / reference way: {speed / speeds[0]:.2f}x")
+    if spec.get("boxes"):
+        agreement = box_agreement(first["boxes"], ours_one[0]["boxes"])
+        print(f"OpenVINO vs PyTorch, one photo at a time: {agreement}")
+
+
+def comment_benchmark(args: argparse.Namespace, folder: Path) -> None:
+    from utils.text.dataset import read_dataset
+    from utils.text.styles import split_model_input
+
+    rows = read_dataset(TEXT_DATA / "comments_val.json")
+    labels = sorted({split_model_input(source)[0] for source, _ in rows})
+    labels = random.Random(0).sample(labels, min(args.comments, len(labels)))
+    spec = {
+        "labels": labels,
+        "threads": 1,  # a 6.6 M-parameter model: a second thread only waits (and on a busy CPU, long)
+        "batch_size": 8,
+        "rounds": args.rounds,
+        "mode": "comments",
+    }
+    print(
+        f"\n=== comment writing: {len(labels)} label strings from comments_val.json, "
+        f"{DEFAULT_COMMENT_MODEL.name}, 1 thread, fastest of {args.rounds} round{'s' * (args.rounds > 1)}"
+    )
+    stats = launch_worker(spec, folder, 1, "comments")
+    base = stats["ms"][next(iter(stats["ms"]))]
+    print(f"{'':<44}{'ms/comment':>11}{'× greedy':>10}{'composer':>10}")
+    for name, ms in stats["ms"].items():
+        print(f"{name:<44}{ms:>11.1f}{ms / base:>10.2f}{stats['composer'][name]:>10}")
 
 
 def main() -> int:
@@ -238,18 +437,32 @@ def main() -> int:
         "--yaml", default="yolov8m.yaml", help="ultralytics model config of the online detector"
     )
     parser.add_argument("--imgsz", type=int, default=640)
-    parser.add_argument("--smoke", action="store_true", help="2 photos, yolov8n at 160 px: a quick check")
+    parser.add_argument(
+        "--comments", type=int, default=24, help="label strings for the comment timing (0: skip it)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="rounds of the comment timing (the fastest counts)"
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="2 photos, yolov8n at 160 px, 2 comments, 1 thread: a quick check",
+    )
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(json.loads(args.worker.read_text(encoding="utf-8")))
+        spec = json.loads(args.worker.read_text(encoding="utf-8"))
+        (comment_worker if spec.get("mode") == "comments" else worker)(spec)
         return 0
     if args.smoke:
         args.photos, args.batch_size, args.yaml, args.imgsz, args.config = 2, 2, "yolov8n.yaml", 160, "online"
+        args.comments, args.rounds, args.threads = 2, 1, 1
     with tempfile.TemporaryDirectory() as tmp:
         photos = make_photos(Path(tmp), args.photos)
         for config in ("online", "offline") if args.config == "both" else (args.config,):
             benchmark(config, args, Path(tmp), photos)
+        if args.comments:
+            comment_benchmark(args, Path(tmp))
     return 0
 
 

@@ -218,7 +218,11 @@ def test_a_label_the_guide_started_is_not_glued_to_the_next_word():
     piece = {p: i for i, p in enumerate(tokenizer.convert_ids_to_tokens(list(range(len(tokenizer)))))}
     assert piece["가"] not in glued and piece["를"] not in glued  # particles may follow a label
     assert any(p in piece and piece[p] in glued for p in ("런", "볍게", "어디든", "요"))
-    assert all(i not in glued for p, i in piece.items() if p.startswith("\u2581"))
+    new_hangul_word = [i for p, i in piece.items() if p.startswith("\u2581") and "가" <= p[1:2] <= "힣"]
+    assert all(i not in glued for i in new_hangul_word)
+    # an emoji or a stop right after the label would leave it as a fragment ("선글라스 🥰", "기린.")
+    assert all(piece[p] in glued for p in (".", "!", "\u2581.", "\u2581🥰", "\u2581✨") if p in piece)
+    assert sum(p in piece for p in (".", "!", "\u2581.", "\u2581🥰", "\u2581✨")) >= 2
     assert piece["가"] in not_a_word
     assert all(
         i not in not_a_word for p, i in piece.items() if p.startswith("\u2581") and "가" <= p[1:2] <= "힣"

@@ -1,5 +1,6 @@
 """Data parallel on torch.distributed, with 2 CPU processes (gloo) started by torchrun: training
-through Trainer (DDP) and photo runs sharded by path; and the pipeline benchmark's smoke size."""
+through Trainer (DDP) and photo runs sharded by path; and the smoke sizes of the pipeline and
+web-page load benchmarks."""
 
 from __future__ import annotations
 
@@ -76,14 +77,38 @@ def test_two_processes_comment_their_shards_into_one_results_file(tmp_path):
     assert f"{len(keys)} photo row(s) in {results}, 1 with an error" in again.stderr
 
 
-def test_pipeline_benchmark_runs_all_configurations_at_a_tiny_size():
+def smoke_run(benchmark: str) -> subprocess.CompletedProcess:
+    """``benchmarks/<benchmark> --smoke``, which must succeed."""
     done = subprocess.run(
-        [sys.executable, str(Path("benchmarks") / "pipeline_latency.py"), "--smoke"],
+        [sys.executable, str(Path("benchmarks") / benchmark), "--smoke"],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    for line in ("one by one (baseline)", "batched (batch size", "2 processes", "throughput ratio"):
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+def test_pipeline_benchmark_runs_all_configurations_at_a_tiny_size():
+    done = smoke_run("pipeline_latency.py")
+    for line in (
+        "reference way (1 thread)",
+        "ours, 1 process (batches of 2)",
+        "ours, 2 processes (batches of 2)",
+        "throughput ratio ours, 2 processes / reference way:",
+        "OpenVINO vs PyTorch, one photo at a time:",
+        "labels identical",
+        "ours: guided + checks, batches of 8",
+    ):
         assert line in done.stdout
+
+
+def test_the_page_under_load_answers_each_user_with_their_own_photo_and_outlives_a_dropped_client():
+    """benchmarks/app_load.py at a small size: 3 gradio_client users at once, 2 photos each; a
+    client killed mid-request, then the next one."""
+    done = smoke_run("app_load.py")
+    assert "requests: 6 sent, 6 answered, 0 problems" in done.stdout
+    assert "6 distinct photos, " in done.stdout
+    assert "latency: p50 " in done.stdout and ", p95 " in done.stdout
+    assert "disconnect: answered in " in done.stdout

@@ -6,13 +6,12 @@ a run killed with SIGKILL then resumed."""
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 import time
 
 import pytest
 from fake_llm_server import FakeLLMServer, Reply
+from killed_runs import kill_then_rerun
 
 from utils.datagen import backends as llm_backends
 from utils.datagen import batch as llm_batch
@@ -241,28 +240,15 @@ def test_batch_api_end_to_end_with_resume(monkeypatch, no_env, tmp_path):
     assert reject["id"] == "2" and reject["tried"][0]["problems"] == ["question"]
 
 
-def _count_lines(path) -> int:
-    return path.read_bytes().count(b"\n") if path.exists() else 0
-
-
 def test_sigkill_halfway_then_rerun_gives_exactly_one_row_per_input(tmp_path):
     out = tmp_path / "rows.jsonl"
     command = [sys.executable, "-m", "utils", "generate", "--backend", "openai", "--sample", "40"]
+    command += ["--sets", "reference"]  # the sampler the expected inputs below come from
     command += ["--out", str(out), "--concurrency", "4"]
     with FakeLLMServer(latency=0.25) as server:
         env = {**os.environ, "OPENAI_API_KEY": "test", "OPENAI_BASE_URL": server.openai_url}
-        first = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 60
-        while _count_lines(out) < 12 and first.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        first.send_signal(signal.SIGKILL)
-        assert first.wait(timeout=10) == -signal.SIGKILL
-        before = read_jsonl(out)
-        assert 12 <= len(before) < 40
-
-        rerun = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        before, rerun = kill_then_rerun(command, env, out, after=12)
+    assert 12 <= len(before) < 40
     assert rerun.returncode == 0, rerun.stderr
     assert f"{len(before)} already done" in rerun.stderr
     rows = read_jsonl(out)

@@ -135,8 +135,8 @@ def test_cli_human_output_names_labels_comment_and_models(capsys, tmp_path):
     code = cli.main(["comment", str(bus), str(deep_field), "--offline", "--out", str(tmp_path)])
     bus_part, deep_part = capsys.readouterr().out.split("■ ")[1:]
     assert code == 0
-    assert "라벨 labels : 사람\n" in bus_part and "detectors=MTCNN" in bus_part
-    assert "댓글 comment: " in bus_part and "사람" in bus_part.split("댓글 comment: ")[1]
+    assert "라벨 labels : 사람, 버스\n" in bus_part and "detectors=COCO CenterNet + NanoDet" in bus_part
+    assert "댓글 comment: " in bus_part and "버스" in bus_part.split("댓글 comment: ")[1]
     # galaxies: the output says nothing was recognised and who wrote the comment
     assert "라벨 labels : (없음: nothing recognised)\n" in deep_part
     assert "comment=offline composer (nothing recognised in the photo)" in deep_part
@@ -148,13 +148,21 @@ def test_cli_human_output_names_labels_comment_and_models(capsys, tmp_path):
 def test_photos_with_nothing_recognised_get_different_comments_and_the_same_one_again(
     offline_pipeline, tmp_path
 ):
-    skimage_data = package_dir("skimage") / "data"
-    names = ["hubble_deep_field.jpg", "coins.png", "horse.png", "rocket.jpg"]
-    first = offline_pipeline.run([skimage_data / n for n in names], progress=False)
-    assert [r.labels for r in first] == [""] * len(names)
-    assert len({r.comment for r in first}) == len(names)
-    shutil.copy(skimage_data / "coins.png", tmp_path / "renamed.png")  # same content, other name
-    again = offline_pipeline.run([skimage_data / "rocket.jpg", tmp_path / "renamed.png"], progress=False)
+    skimage_data, sklearn_images = (
+        package_dir("skimage") / "data",
+        package_dir("sklearn") / "datasets" / "images",
+    )
+    photos = [
+        skimage_data / "hubble_deep_field.jpg",
+        sklearn_images / "china.jpg",
+        sklearn_images / "flower.jpg",
+    ]
+    photos.append(skimage_data / "rocket.jpg")  # none of them holds a face or a COCO object
+    first = offline_pipeline.run(photos, progress=False)
+    assert [r.labels for r in first] == [""] * len(photos)
+    assert len({r.comment for r in first}) == len(photos)
+    shutil.copy(photos[1], tmp_path / "renamed.jpg")  # same content, other name
+    again = offline_pipeline.run([photos[3], tmp_path / "renamed.jpg"], progress=False)
     assert [r.comment for r in again] == [first[3].comment, first[1].comment]
 
 
@@ -200,7 +208,7 @@ def test_demo_runs_offline_on_the_bundled_photos(capsys, tmp_path):
     assert code == 0
     by_name = {row["source"].rsplit("/", 1)[-1]: row for row in rows}
     assert set(by_name) == {"bus.jpg", "zidane.jpg", "grace_hopper.jpg", "astronaut.png", "flower.jpg"}
-    assert by_name["bus.jpg"]["labels"] == "사람"
+    assert by_name["bus.jpg"]["labels"] == "사람, 버스"  # the COCO detectors see the bus
     assert by_name["astronaut.png"]["labels"] == "기쁨, 사람"  # her smile, through FER2013
     assert by_name["grace_hopper.jpg"]["labels"] == "사람"  # a calm face: no emotion
     assert by_name["flower.jpg"]["labels"] == ""  # no face, no emotion, no person in a flower

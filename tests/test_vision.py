@@ -466,8 +466,8 @@ def test_without_the_coco_weights_the_offline_set_is_the_older_one_and_says_how_
 
 
 def test_the_offline_detector_finds_coco_objects_and_gates_faces_on_people():
-    from utils.photos import load_photo
     from utils.paths import package_dir
+    from utils.photos import load_photo
 
     detector = vision.OfflineDetector()
     bus = load_photo(package_dir("ultralytics") / "assets" / "bus.jpg")

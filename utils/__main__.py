@@ -14,11 +14,15 @@ import sys
 # command → (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "comment": ("utils.pipeline.cli", "photo(s) or a label string → Korean comment (the main job)"),
-    "generate": ("utils.datagen.runner", "generate the comment dataset with an LLM or the offline composer"),
+    "generate": (
+        "utils.pipeline.photo_data",  # the runner's command, plus --from-photos (runs the detectors)
+        "generate the comment dataset with an LLM or the offline composer, from label sets or photos",
+    ),
     "train": ("utils.lm.training", "train a T5 / GPT-2 experiment from the registry"),
     "evaluate": ("utils.lm.metrics", "score a trained text model on a dataset"),
     "evaluate-photos": ("utils.pipeline.real_photos", "score the pipeline on the hand-labelled real photos"),
     "convert-faces": ("utils.vision.face_data", "face-emotion JSON data (CP949) → YOLO dataset"),
+    "review": ("utils.pipeline.review", "blind review of comments: make the sheet, score the ratings"),
 }
 
 

@@ -1,10 +1,13 @@
-"""LLM backends for ``utils.datagen.runner``: OpenAI chat completions and Gemini (google-genai); the
-OpenAI Batch API path is in ``utils.datagen.batch``.
+"""LLM backends for ``utils.datagen.runner``: OpenAI chat completions and Gemini (google-genai), for
+label strings and, with a request's photo attached, as vision models; the OpenAI Batch API path is
+in ``utils.datagen.batch``.
 
 The SDKs' own retries are switched off: the runner in ``datagen`` owns retries, backoff and the
 rate limit, so every failure worth another try is turned into ``llm_types.RetryableError`` here
-(429 with its Retry-After, 5xx, time-outs, dropped connections, empty or malformed bodies).
-Keys come only from the environment or a git-ignored ``.env`` in the repository root.
+(429 with its Retry-After, 5xx, time-outs, dropped connections, empty or malformed bodies); a
+refusal comes back as a ``Completion`` with ``refusal`` set, for the runner to regenerate.
+Keys come only from the environment or a git-ignored ``.env`` in the repository root, and
+``Backend.redact`` masks them in every message the project writes.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from utils.datagen.base import (
     completion_from_openai_json,
 )
 from utils.datagen.batch import run_openai_batch  # noqa: F401 (the Batch API path, where callers find it)
+from utils.datagen.images import for_model, openai_detail
 from utils.paths import ROOT
 
 ENV_FILE = ROOT / ".env"
@@ -102,10 +106,40 @@ def default_backend_name(env_file: str | Path | None = None) -> str:
 
 def price_for(model: str) -> tuple[float, float]:
     """List price of ``model`` (a dated variant such as gpt-4o-mini-2024-07-18 included)."""
-    for name in sorted(PRICES, key=len, reverse=True):
-        if model == name or model.startswith(name + "-"):
-            return PRICES[name]
-    return (0.0, 0.0)
+    return for_model(PRICES, model) or (0.0, 0.0)
+
+
+def api_errors() -> tuple[type[Exception], ...]:
+    """The SDKs' own error classes (a 401, a 400, no credit): not retried, reported in one line."""
+    classes: list[type[Exception]] = []
+    try:
+        import openai
+
+        classes.append(openai.APIError)
+    except ImportError:
+        pass
+    try:
+        from google.genai import errors
+
+        classes.append(errors.APIError)
+    except ImportError:
+        pass
+    return tuple(classes)
+
+
+class _KeyedBackend(Backend):
+    """A backend holding an API key, which it masks in any text it is asked to redact."""
+
+    _client: _PerLoopClient
+
+    def __init__(self, api_key: str) -> None:
+        self._api_key = api_key
+
+    def redact(self, text: str) -> str:
+        return text.replace(self._api_key, "***") if self._api_key else text
+
+    async def prepare(self) -> None:
+        await self._client.get()
 
 
 def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
@@ -181,12 +215,14 @@ class _PerLoopClient:
             await self._close(client)
 
 
-class OpenAIBackend(Backend):
-    """Chat completions through the official SDK (``AsyncOpenAI``, ``max_retries=0``)."""
+class OpenAIBackend(_KeyedBackend):
+    """Chat completions through the official SDK (``AsyncOpenAI``, ``max_retries=0``); a request's
+    photo goes as an ``image_url`` part holding a JPEG data URL."""
 
     def __init__(self, api_key: str, model: str, base_url: str | None = None, timeout: float = 30.0) -> None:
         import openai
 
+        super().__init__(api_key)
         self._openai = openai
         self.model = model
         self.name = f"openai/{model}"
@@ -196,9 +232,19 @@ class OpenAIBackend(Backend):
 
     def request_body(self, request: Request) -> dict[str, Any]:
         """The chat-completions body, shared by the live calls and the Batch API request file."""
+        messages: list[dict[str, Any]] = list(request.messages)
+        if (image := request.image) is not None:
+            text = messages[-1]["content"]
+            detail = openai_detail(image.width, image.height)
+            messages[-1] = messages[-1] | {
+                "content": [
+                    {"type": "text", "text": text},
+                    {"type": "image_url", "image_url": {"url": image.data_url, "detail": detail}},
+                ]
+            }
         return {
             "model": self.model,
-            "messages": request.messages,
+            "messages": messages,
             "max_completion_tokens": MAX_OUTPUT_TOKENS,
             "temperature": TEMPERATURE,
         }
@@ -228,13 +274,15 @@ class OpenAIBackend(Backend):
         return completion_from_openai_json(response)
 
 
-class GeminiBackend(Backend):
-    """Gemini through ``google-genai`` (``client.aio.models.generate_content``, no SDK retries)."""
+class GeminiBackend(_KeyedBackend):
+    """Gemini through ``google-genai`` (``client.aio.models.generate_content``, no SDK retries); a
+    request's photo goes as inline JPEG bytes after the prompt."""
 
     def __init__(self, api_key: str, model: str, base_url: str | None = None, timeout: float = 30.0) -> None:
         from google import genai
         from google.genai import errors, types
 
+        super().__init__(api_key)
         self._errors, self._types = errors, types
         self.model = model
         self.name = f"gemini/{model}"
@@ -252,6 +300,10 @@ class GeminiBackend(Backend):
             for m in request.messages
             if m["role"] != "system"
         ]
+        if (image := request.image) is not None:
+            contents[-1]["parts"].append(
+                self._types.Part.from_bytes(data=image.jpeg, mime_type=image.mime_type)
+            )
         config = self._types.GenerateContentConfig(
             system_instruction="\n".join(system) or None,
             temperature=TEMPERATURE,
@@ -271,13 +323,38 @@ class GeminiBackend(Backend):
             raise RetryableError(f"time-out or connection error: {type(e).__name__}") from e
         except ValueError as e:  # a body that is not JSON, or JSON of the wrong shape
             raise RetryableError(f"malformed response body: {e}") from e
-        text = response.text
-        if text is None:
-            raise RetryableError("response without text")
         usage = response.usage_metadata
         prompt_tokens = (usage.prompt_token_count or 0) if usage else 0
         completion_tokens = (usage.candidates_token_count or 0) if usage else 0
+        text = response.text
+        if text is None:
+            if refusal := _gemini_block_reason(response):
+                return Completion("", prompt_tokens, completion_tokens, refusal=refusal)
+            raise RetryableError("response without text")
         return Completion(text, prompt_tokens, completion_tokens)
+
+
+# Finish reasons that mean the model declined (the others without text are faults worth a retry).
+GEMINI_REFUSALS = {
+    "SAFETY",
+    "PROHIBITED_CONTENT",
+    "BLOCKLIST",
+    "SPII",
+    "IMAGE_SAFETY",
+    "IMAGE_PROHIBITED_CONTENT",
+}
+
+
+def _gemini_block_reason(response: Any) -> str | None:
+    """Why Gemini gave no text, when it declined: the prompt was blocked, or the answer stopped for safety."""
+    feedback = getattr(response, "prompt_feedback", None)
+    if feedback is not None and feedback.block_reason:
+        return f"prompt blocked ({getattr(feedback.block_reason, 'value', feedback.block_reason)})"
+    for candidate in response.candidates or []:
+        reason = getattr(candidate.finish_reason, "value", candidate.finish_reason)
+        if reason in GEMINI_REFUSALS:
+            return f"answer stopped ({reason})"
+    return None
 
 
 BACKENDS = {"openai": OpenAIBackend, "gemini": GeminiBackend}

@@ -1,17 +1,18 @@
 """What the generation runner (``utils.datagen.runner``), the LLM backends (``utils.datagen.backends``) and
 the Batch API path (``utils.datagen.batch``) share: the request and result types, the OpenAI answer
-format, and the bookkeeping of output rows (input ids, styles, finished and rejected rows).
+format, and the bookkeeping of output rows (input ids, styles, photos, finished and rejected rows).
 
 It imports none of those three modules, so they import it without an import circle.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from utils.datagen.images import EncodedImage
 from utils.datagen.prompt import build_messages
 from utils.labels import format_labels, parse_labels
 from utils.text.dataset import read_jsonl
@@ -24,10 +25,11 @@ class Request:
     labels: str
     attempt: int = 0  # regeneration number, so a backend can vary its answer
     style: Style = DEFAULT_STYLE
+    image: EncodedImage | None = None  # the photo itself, for a vision model
 
     @property
     def messages(self) -> list[dict[str, str]]:
-        return build_messages(self.labels, self.style)
+        return build_messages(self.labels, self.style, photo=self.image is not None)
 
 
 @dataclass
@@ -35,6 +37,16 @@ class Completion:
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    refusal: str | None = None  # the model declined (OpenAI's refusal, Gemini's block reason)
+
+
+@dataclass(frozen=True)
+class PhotoSource:
+    """A photo behind an input: the file, its name in the rows (relative to the folder) and its hash."""
+
+    name: str
+    path: Path
+    sha256: str
 
 
 class RetryableError(Exception):
@@ -55,9 +67,17 @@ class Backend:
     async def complete(self, request: Request) -> Completion:
         raise NotImplementedError
 
+    async def prepare(self) -> None:
+        """Get ready for this event loop's requests (an SDK client), so the first is no slower than
+        the rest: requests spaced by the rate limit then also arrive spaced."""
+
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
         price_in, price_out = self.price_per_million
         return (prompt_tokens * price_in + completion_tokens * price_out) / 1e6
+
+    def redact(self, text: str) -> str:
+        """``text`` with any secret of this backend (its API key) masked, for messages and files."""
+        return text
 
 
 @dataclass
@@ -80,21 +100,50 @@ def completion_from_openai_json(response: Any) -> Completion:
     """A ``ChatCompletion`` (or its JSON as a dict) → Completion; anything else is malformed."""
     data = response.model_dump() if hasattr(response, "model_dump") else response
     try:
-        text = data["choices"][0]["message"]["content"]
+        message = data["choices"][0]["message"]
+        text, refusal = message["content"], message.get("refusal")
         usage = data.get("usage") or {}
     except (TypeError, KeyError, IndexError, AttributeError):
         raise RetryableError(f"malformed response: {str(data)[:120]!r}") from None
+    tokens = (usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
+    if isinstance(refusal, str) and refusal:
+        return Completion(text if isinstance(text, str) else "", *tokens, refusal=refusal)
     if not isinstance(text, str):
         raise RetryableError("response without text")
-    return Completion(text, usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
+    return Completion(text, *tokens)
 
 
-def as_inputs(label_strings: Sequence[str]) -> list[tuple[str, str]]:
-    """(id, labels) pairs: the id is the input's position, so a re-run maps rows to inputs."""
+def as_inputs(label_strings: Sequence[str], ids: Sequence[str] | None = None) -> list[tuple[str, str]]:
+    """(id, labels) pairs: the id is the input's position (or the given id, e.g. a photo's name),
+    so a re-run maps rows to inputs."""
+    if ids is not None and len(ids) != len(label_strings):
+        raise ValueError(f"{len(ids)} ids for {len(label_strings)} inputs")
     return [
-        (str(i), format_labels(parse_labels(labels, strict=False), strict=False))
+        (
+            str(ids[i]) if ids is not None else str(i),
+            format_labels(parse_labels(labels, strict=False), strict=False),
+        )
         for i, labels in enumerate(label_strings)
     ]
+
+
+def photos_by_id(
+    inputs: Sequence[tuple[str, str]], photos: Sequence[PhotoSource] | None
+) -> dict[str, PhotoSource]:
+    """Each input's photo (inputs made with the photos' names as ids), or {} for label-only inputs."""
+    if photos is None:
+        return {}
+    if len(photos) != len(inputs):
+        raise ValueError(f"{len(photos)} photos for {len(inputs)} inputs")
+    return {input_id: photo for (input_id, _), photo in zip(inputs, photos, strict=True)}
+
+
+def photo_fields(photo: PhotoSource | None, image: EncodedImage | str | None) -> dict:
+    """The photo columns of a row: its name, its hash and the size it was sent at (data/README.md)."""
+    if photo is None:
+        return {}
+    size = image.size if isinstance(image, EncodedImage) else image
+    return {"photo": photo.name, "photo_sha256": photo.sha256, "image": size}
 
 
 def styles_by_id(
@@ -108,10 +157,18 @@ def styles_by_id(
     return {input_id: parse_style(style) for (input_id, _), style in zip(inputs, styles, strict=True)}
 
 
-def output_row(input_id: str, labels: str, comment: str, backend: str, style: Style, attempts: int) -> dict:
-    """One finished row of the output JSON Lines file."""
+def output_row(
+    input_id: str,
+    labels: str,
+    comment: str,
+    backend: str,
+    style: Style,
+    attempts: int,
+    extra: Mapping[str, object] | None = None,
+) -> dict:
+    """One finished row of the output JSON Lines file (``extra``: the photo columns, if any)."""
     row = {"id": input_id, "labels": labels, "comment": comment, "backend": backend}
-    return row | {"style": style.key, "attempts": attempts}
+    return row | {"style": style.key, "attempts": attempts} | dict(extra or {})
 
 
 def rejected_path(out: Path) -> Path:
@@ -119,13 +176,17 @@ def rejected_path(out: Path) -> Path:
 
 
 def finished_ids(
-    out: Path, inputs: Sequence[tuple[str, str]] | None = None, styles: dict[str, Style] | None = None
+    out: Path,
+    inputs: Sequence[tuple[str, str]] | None = None,
+    styles: dict[str, Style] | None = None,
+    photos: Mapping[str, PhotoSource] | None = None,
 ) -> set[str]:
     """Inputs already answered (written or rejected) by earlier runs.
 
     With ``inputs`` (the (id, labels) pairs of this run) and their ``styles``, a row answered
     for other labels or another style is an error: ids are input positions, so a changed input
     list would otherwise be skipped silently. A row without a style was written in the default.
+    With ``photos``, a row written for another version of the photo (another hash) is one too.
     """
     expected = dict(inputs or [])
     done = set()
@@ -144,6 +205,13 @@ def finished_ids(
                 raise ValueError(
                     f"{path} was written in another style: its row {input_id} is {row.get('style') or DEFAULT_STYLE.key}, "
                     f"but input {input_id} asks for {styles[input_id].key}; "
+                    "write to another --out file or delete this one"
+                )
+            photo = (photos or {}).get(input_id)
+            if photo is not None and row.get("photo_sha256") not in (None, photo.sha256):
+                raise ValueError(
+                    f"{path} was written for another version of {photo.name} (its row has SHA-256 "
+                    f"{str(row['photo_sha256'])[:12]}…, the file now {photo.sha256[:12]}…); "
                     "write to another --out file or delete this one"
                 )
             done.add(input_id)

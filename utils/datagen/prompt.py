@@ -1,7 +1,8 @@
 """The data-generation prompt: chat messages asking an LLM for one comment in a given style.
 
 The default style's prompt is the one the project used before styles existed; another style
-spells out its speech level and tone and shows an example written in that style.
+spells out its speech level and tone and shows an example written in that style. With the photo
+attached (a vision model), the prompt asks the model to look at it and to name only the labels.
 """
 
 from __future__ import annotations
@@ -41,8 +42,20 @@ TONE_RULES = {
 }
 
 
-def build_messages(labels: str, style: str | Style | None = None) -> list[dict[str, str]]:
-    """Chat messages asking for one comment on a photo described by ``labels``, in ``style``.
+# With the photo attached: what the model should take from it, and what it must not do.
+PHOTO_INTRO = "첨부한 SNS 사진을 직접 보고 댓글을 써 주세요. 사진 요소는 검출기가 사진에서 찾은 것입니다.\n"
+PHOTO_RULES = [
+    "- 사진의 분위기, 색, 장면, 표정을 보고 그 사진에만 어울리는 말로 씁니다.",
+    "- 사물 이름은 사진 요소에 있는 것만 씁니다 (사진에 다른 것이 보여도 이름을 붙이지 않습니다).",
+    "- 사람이 누구인지 추측하지 않고, 외모를 평가하지 않습니다.",
+]
+
+
+def build_messages(
+    labels: str, style: str | Style | None = None, *, photo: bool = False
+) -> list[dict[str, str]]:
+    """Chat messages asking for one comment on a photo described by ``labels``, in ``style``;
+    ``photo``: the photo itself goes with them (the backend attaches it to the user message).
 
     The rules the reference only hinted at are explicit here, and each is checked afterwards.
     """
@@ -60,9 +73,13 @@ def build_messages(labels: str, style: str | Style | None = None) -> list[dict[s
         rules.insert(3, TONE_RULES[style.tone])
         level = f"{style.level}({LEVELS[style.level]})"
         system = STYLED_SYSTEM_MESSAGE.format(level=level, tone=f"{style.tone}({TONES[style.tone]})")
+    if photo:
+        rules[1:1] = PHOTO_RULES
     user = (
-        "SNS 사진의 요소를 보고 댓글을 써 주세요.\n"
-        "규칙:\n" + "\n".join(rules) + "\n\n"
+        (PHOTO_INTRO if photo else "SNS 사진의 요소를 보고 댓글을 써 주세요.\n")
+        + "규칙:\n"
+        + "\n".join(rules)
+        + "\n\n"
         f"예시\nsns 사진 요소 : {EXAMPLE_LABELS}\nsns 댓글 : {EXAMPLES[style]}\n\n"
         f"sns 사진 요소 : {labels}\nsns 댓글 : "
     )

@@ -12,17 +12,20 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
+from functools import lru_cache
 
 from utils.labels import parse_labels, split_labels
 from utils.text.dataset import validate_comment
-from utils.text.styles import split_model_input
+from utils.text.styles import Style, split_model_input
 
 
 @dataclass(frozen=True)
 class Decoding:
     """One way of decoding. ``candidates`` > 1 returns that many per input (beams, or samples
     when ``do_sample``) and keeps the best by :func:`candidate_order`; ``guided`` adds a
-    label-guided greedy candidate for inputs whose candidates leave out an object."""
+    label-guided greedy candidate for inputs whose candidates leave out an object;
+    ``guide_only`` decodes that candidate alone (the pipeline's retries: a plain sample of
+    the small model leaves out an object for most inputs, and then the guided one is made anyway)."""
 
     name: str
     num_beams: int = 1
@@ -36,6 +39,7 @@ class Decoding:
     guided: bool = False
     guide_beams: int = 4
     guide_bias: float = 10.0  # added to a missing label's first-token logit (6 left labels for the end)
+    guide_only: bool = False
 
     def guided_kwargs(self) -> dict:
         """Arguments for the label-guided candidate: beam search (fluent where the guide pushes a
@@ -48,6 +52,8 @@ class Decoding:
         return kwargs | {"do_sample": False, "num_beams": self.guide_beams}
 
     def __post_init__(self) -> None:
+        if self.guide_only and not self.guided:
+            raise ValueError(f"decoding {self.name!r}: guide_only needs guided=True")
         if self.num_beams < 1 or self.candidates < 1:
             raise ValueError(f"decoding {self.name!r}: num_beams and candidates must be at least 1")
         if not self.do_sample and self.candidates > self.num_beams:
@@ -113,14 +119,32 @@ def object_labels(model_input: str) -> list[str]:
     return split_labels(parse_labels(split_model_input(model_input)[0], strict=False))[1]
 
 
+@lru_cache(maxsize=4096)
+def _problems(comment: str, labels: str, style: Style) -> tuple[str, ...]:
+    return tuple(validate_comment(comment, labels, style=style))
+
+
+def comment_problems(comment: str, model_input: str) -> list[str]:
+    """``validate_comment`` of ``comment`` for a model input (a label string, perhaps with a style
+    prefix), in the input's style. Remembered: the re-ranking, the retries and the pipeline ask
+    about the same comments, and the checks (morphological analysis among them) cost more than
+    the lookup."""
+    labels, style = split_model_input(model_input)
+    return list(_problems(comment, labels, style))
+
+
+def forget_checked_comments() -> None:
+    """Empty the memory of :func:`comment_problems` (a benchmark round starts as a new process would)."""
+    _problems.cache_clear()
+
+
 def candidate_order(comment: str, model_input: str, score: float) -> tuple[int, float, float]:
     """Sort key of a candidate (smallest first): no problems by ``validate_comment`` (in the
     input's style) first, then the share of object labels named, then the model's
     length-normalised log-probability."""
     objects = object_labels(model_input)
     named = sum(o in comment for o in objects) / len(objects) if objects else 1.0
-    problems = validate_comment(comment, model_input, style=split_model_input(model_input)[1])
-    return (1 if problems else 0, -named, -score)
+    return (1 if comment_problems(comment, model_input) else 0, -named, -score)
 
 
 def pick_best(candidates: Sequence[str], labels: str, scores: Sequence[float]) -> int:

@@ -21,7 +21,7 @@ from transformers.utils import logging as hf_logging
 from utils.labels import is_emotion, parse_labels
 from utils.lm.data import IGNORE_INDEX, gpt2_rows, make_collator, prompt_for
 from utils.lm.decoding import Decoding, candidate_order, get_decoding, object_labels, pick_best
-from utils.text.dataset import LABEL_PARTICLES, ends_sentence, validate_comment
+from utils.text.dataset import LABEL_PARTICLES, count_emojis, ends_sentence, is_cut_off
 from utils.text.styles import Style, model_input, split_model_input
 
 MODEL_INFO_FILE = "sns_comment.json"
@@ -47,6 +47,13 @@ def _one_spaced(text: str) -> str:
     return " ".join(text.split())
 
 
+def _unfinished(text: str) -> bool:
+    """``validate_comment``'s "cut off" or "no emoji" for a comment being written (an empty one is
+    neither), without its other checks: the guide asks this at every step of every row."""
+    text = text.strip()
+    return bool(text) and (is_cut_off(text) or count_emojis(text) == 0)
+
+
 # A pushed label joined to the one before it by these reads as a list ("핫도그와 초밥이 …").
 _JOINERS = ("와", "과", "랑", "이랑", "하고", ",", "도")
 # What may follow a label the guide put at the start of a phrase: a particle, or a new word.
@@ -56,19 +63,18 @@ _WORD_START = "\u2581"  # sentencepiece's mark of a piece that starts a word
 
 def tokens_not_after_label(tokenizer) -> tuple[list[int], list[int]]:
     """Ids of pieces that must not follow a label the guide started a phrase with: after the
-    label, Hangul pieces that would glue it to the rest of a word ("입" + "어디든"), i.e. neither
-    a new word nor a particle; after the label and its particle, anything but a new Hangul word
-    ("비행기가 🏢" ends a sentence that never came). Empty for byte-level vocabularies (GPT-2),
+    label, anything but a particle or a new Hangul word (Hangul that would glue it to the rest of a
+    word, "입" + "어디든", an emoji or a stop that would leave it as a fragment); after the label
+    and its particle, anything but a new Hangul word ("비행기가 🏢" ends a sentence that never came). Empty for byte-level vocabularies (GPT-2),
     whose pieces are not whole characters."""
     pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
     if not any(p and p.startswith(_WORD_START) for p in pieces):
         return [], []
-    glued = [
-        i for i, p in enumerate(pieces)
-        if p and not p.startswith(_WORD_START) and p not in _PARTICLES_AFTER_LABEL and re.match("[가-힣]", p)
-    ]  # fmt: skip
     new_word = re.compile(f"{_WORD_START}([가-힣]|$)")
     not_a_word = [i for i, p in enumerate(pieces) if not (p and new_word.match(p))]
+    # Right after the label: a particle or a new Hangul word; an emoji or a stop there would leave
+    # the label as a fragment ("…사진이에요! 선글라스 🥰", "기린. 얼룩말이").
+    glued = [i for i in not_a_word if pieces[i] not in _PARTICLES_AFTER_LABEL]
     return glued, not_a_word
 
 
@@ -144,12 +150,12 @@ class LabelGuide(LogitsProcessor):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
         scores = scores.clone()
-        for row in range(input_ids.shape[0]):
+        rows = input_ids[:, self.start :].tolist()
+        texts = self.tokenizer.batch_decode(rows, skip_special_tokens=True)  # one call for all rows
+        for row, (generated, text) in enumerate(zip(rows, texts, strict=True)):
             objects = self.objects[row // self.num_beams]
             if not objects:
                 continue
-            generated = input_ids[row, self.start :].tolist()
-            text = self.tokenizer.decode(generated, skip_special_tokens=True)
             missing = [o for o in objects if o not in text]
             forced = self._forced_next(generated, missing)
             if forced is not None:
@@ -161,8 +167,7 @@ class LabelGuide(LogitsProcessor):
                 scores[row, self.glued if started == "label" else self.not_a_word] = -float("inf")
             # A label pushed in last leaves the model where it meant to stop: hold the end back
             # until the comment also ends as a comment should (a full ending, an emoji).
-            unfinished = {"cut off", "no emoji"} & set(validate_comment(text, []))
-            if (missing or unfinished) and self.tokenizer.eos_token_id is not None:
+            if (missing or _unfinished(text)) and self.tokenizer.eos_token_id is not None:
                 scores[row, self.tokenizer.eos_token_id] = -float("inf")
             # Near the end of the token budget a label goes in wherever it can, rather than not at all.
             room = self.max_new_tokens - len(generated) - sum(len(self.pieces[m]) + 3 for m in missing)
@@ -230,7 +235,9 @@ class CommentGenerator:
         out: list[str] = []
         for start in range(0, len(label_strings), batch_size):
             batch = list(label_strings[start : start + batch_size])
-            if not chosen.reranks:
+            if chosen.guide_only:
+                out += self._decode(batch, chosen.guided_kwargs(), max_new_tokens, guide=chosen.guide_bias)
+            elif not chosen.reranks:
                 out += self._decode(batch, chosen.generate_kwargs() | extra, max_new_tokens)
             else:
                 out += self._rerank(batch, chosen, extra, max_new_tokens)
@@ -253,14 +260,17 @@ class CommentGenerator:
 
     def _rerank(self, batch: list[str], decoding: Decoding, extra: dict, max_new_tokens: int) -> list[str]:
         pools = self.candidates(batch, replace(decoding, guided=False), max_new_tokens, **extra)
+        # The model's scores only break ties between candidates: a pool of one needs none unless
+        # it meets the guided candidate below.
+        several = [i for i, pool in enumerate(pools) if len(pool) > 1]
         flat_scores = self.score(
-            [lab for lab, pool in zip(batch, pools, strict=True) for _ in pool], sum(pools, [])
+            [batch[i] for i in several for _ in pools[i]], [c for i in several for c in pools[i]]
         )
-        best: list[tuple[str, float]] = []
-        for labels, pool in zip(batch, pools, strict=True):
-            scores, flat_scores = flat_scores[: len(pool)], flat_scores[len(pool) :]
-            pick = pick_best(pool, labels, scores)
-            best.append((pool[pick], scores[pick]))
+        best: list[tuple[str, float | None]] = [(pool[0], None) for pool in pools]
+        for i in several:
+            scores, flat_scores = flat_scores[: len(pools[i])], flat_scores[len(pools[i]) :]
+            pick = pick_best(pools[i], batch[i], scores)
+            best[i] = (pools[i][pick], scores[pick])
         # Only inputs whose n-best still leaves out an object pay for the guided candidate.
         lacking = [
             i for i, (comment, _) in enumerate(best) if candidate_order(comment, batch[i], 0.0)[1] > -1
@@ -268,7 +278,13 @@ class CommentGenerator:
         if decoding.guided and lacking:
             labels = [batch[i] for i in lacking]
             guided = self._decode(labels, decoding.guided_kwargs(), max_new_tokens, guide=decoding.guide_bias)
-            for i, comment, score in zip(lacking, guided, self.score(labels, guided), strict=True):
+            unscored = [i for i in lacking if best[i][1] is None]
+            flat_scores = self.score(
+                [batch[i] for i in unscored] + labels, [best[i][0] for i in unscored] + guided
+            )
+            for i, score in zip(unscored, flat_scores, strict=False):
+                best[i] = (best[i][0], score)
+            for i, comment, score in zip(lacking, guided, flat_scores[len(unscored) :], strict=True):
                 if pick_best([best[i][0], comment], batch[i], [best[i][1], score]) == 1:
                     best[i] = (comment, score)
         return [comment for comment, _ in best]
@@ -312,6 +328,8 @@ class CommentGenerator:
     def score(self, label_strings: Sequence[str], comments: Sequence[str]) -> list[float]:
         """Mean log-probability per token of each comment (and its end) given its labels: the
         model's own length-normalised score, for candidates however they were produced."""
+        if not comments:
+            return []
         if self.family == "t5":
             enc = self.tokenizer(list(label_strings), return_tensors="pt", padding=True).to(self.device)
             target = self.tokenizer(list(comments), return_tensors="pt", padding=True).to(self.device)

@@ -141,8 +141,10 @@ PROFILES: dict[str, dict[str, ProfileSizes]] = {
     "cpu": {
         # The pick of the sweep (models/t5/sweep.md, sweep_final.md): the 6.6 M shape with bf16
         # autocast, lr 1.5e-3 linear, 2,500 steps of batch 32 (4 epochs of the 20,000 rows, 3 of
-        # transfer_2_coverage's 27,030), about 14 min at 95-100 examples/s; the time limit stops
-        # a slower draw of the machine at its best checkpoint so far.
+        # transfer_2_coverage's 27,030), about 14 min at 95-100 examples/s where the CPU has
+        # bf16, about 18 min at the 74 examples/s of fp32 on a CPU without it: the 20-minute
+        # limit (the budget of a cpu run) lets the 2,500 steps finish on both, and stops a
+        # slower, shared machine at its best checkpoint so far.
         "t5": ProfileSizes(
             None,
             600,
@@ -154,12 +156,25 @@ PROFILES: dict[str, dict[str, ProfileSizes]] = {
             200,
             eval_steps=250,
             patience=4,
-            time_limit_minutes=16,
+            time_limit_minutes=20,
             bf16=True,
             max_steps=2500,
         ),
+        # The same budget as the T5 recipe: 2,500 steps of batch 32 within 20 minutes (6 epochs of
+        # the 20,000 rows would take 25-50 minutes here).
         "gpt2": ProfileSizes(
-            None, 600, 6, 32, 4000, {"n_embd": 256, "n_layer": 4, "n_head": 8, "n_positions": 128}, 1e-3, 200
+            None,
+            600,
+            6,
+            32,
+            4000,
+            {"n_embd": 256, "n_layer": 4, "n_head": 8, "n_positions": 128},
+            1e-3,
+            200,
+            eval_steps=250,
+            patience=4,
+            time_limit_minutes=20,
+            max_steps=2500,
         ),
     },
     "full": {

@@ -9,7 +9,9 @@ Offered here: ``CommentPipeline``, ``PhotoResult``, ``sample_photos``, ``demo_ph
 - ``runs``: resumable, shardable runs over photo archives;
 - ``real_photos``: the hand-labelled real-photo set and the ``evaluate-photos`` command;
 - ``gallery``: the annotated photos in one figure;
-- ``app``: the web page (``make app``).
+- ``app``: the web page (``make app``);
+- ``vision_writer``: a vision LLM (OpenAI, Gemini) writing on the photo itself (``comment --writer``);
+- ``photo_data``: data grounded in photos, the ``generate`` command (``--from-photos``).
 """
 
 from utils.pipeline.comment_pipeline import CommentPipeline as CommentPipeline

@@ -33,6 +33,7 @@ from starlette.routing import Route
 from utils import labels as label_vocab
 from utils.photos import MAX_SIDE, open_image
 from utils.pipeline.comment_pipeline import CommentPipeline, PhotoResult, is_known_label, sample_photos
+from utils.pipeline.vision_writer import writers_with_keys
 from utils.plots import korean_font_path
 from utils.text.styles import all_styles
 
@@ -57,6 +58,13 @@ INTRO = """# SNS 사진 댓글 (SNS photo comment)
 *Drop, upload or paste a photo (or click an example): the page finds emotions and objects, shows
 them as Korean labels and writes a short Korean comment. Edit the labels and press Enter to get
 a comment for your labels; pick a style to have it rewritten in that style.*"""
+
+# The writer menu (shown when an API key is set): the local model, or a vision LLM that sees the photo.
+WRITER_NAMES = {
+    "t5": "T5 (이 컴퓨터의 모델, the local model)",
+    "openai": "OpenAI 비전 (사진을 보냄, sends the photo)",
+    "gemini": "Gemini 비전 (사진을 보냄, sends the photo)",
+}
 
 STAGE_NAMES = {
     "load": "읽기 load",
@@ -102,6 +110,10 @@ def details_markdown(result: PhotoResult) -> str:
         fallbacks.append("오프라인 기본 검출기 (offline default detectors: no YOLO weights given or found)")
     if "composer" in writer:
         fallbacks.append("문장 조합기가 댓글을 씀 (the offline composer wrote the comment)")
+    if " did not: " in writer:  # utils.pipeline.comment_pipeline.write_photo_comments
+        fallbacks.append(
+            "비전 모델 대신 로컬 모델이 씀 (the local model wrote: the vision LLM's answer failed)"
+        )
     timings = " · ".join(
         f"{STAGE_NAMES.get(stage, stage)} {seconds:.2f} s" for stage, seconds in result.timings.items()
     )
@@ -127,8 +139,11 @@ class CommentPage:
     def __init__(self, pipeline: CommentPipeline) -> None:
         self.pipeline = pipeline
 
-    def on_photo(self, upload: dict | None, style: str | None = None) -> tuple:
-        """An uploaded photo → (annotated photo, labels, comment, details, status, seed)."""
+    def on_photo(self, upload: dict | None, style: str | None = None, writer: str | None = None) -> tuple:
+        """An uploaded photo → (annotated photo, labels, comment, details, status, seed); ``writer``
+        (the menu's ``t5``, ``openai``, ``gemini``) writes its comment, None keeps the pipeline's."""
+        if writer:
+            self.pipeline.use_writer(writer)
         if not upload:
             return None, "", "", "", "", self.pipeline.seed
         path = Path(upload["path"])
@@ -229,6 +244,14 @@ def build_app(pipeline: CommentPipeline | None = None) -> gr.Blocks:
                     label="말투 (comment style)",
                     elem_id="style",
                 )
+                writers = writers_with_keys()
+                writer = gr.Dropdown(
+                    [(WRITER_NAMES[name], name) for name in writers],
+                    value=page.pipeline.writer if page.pipeline.writer in writers else "t5",
+                    label="댓글 작성기 (comment writer): 사진에 댓글을 쓰는 모델",
+                    visible=len(writers) > 1,
+                    elem_id="writer",
+                )
                 comment = gr.Textbox(label="댓글 (comment)", interactive=False, elem_id="comment")
                 with gr.Row():
                     label_button = gr.Button("라벨로 댓글 쓰기 (comment on labels)")
@@ -237,10 +260,17 @@ def build_app(pipeline: CommentPipeline | None = None) -> gr.Blocks:
                 details = gr.Markdown(elem_id="details")
         photo.change(
             page.on_photo,
-            inputs=[photo, style],
+            inputs=[photo, style, writer],
             outputs=[annotated, labels, comment, details, status, seed],
             preprocess=False,  # bad files reach on_photo, which names the problem, instead of failing in Gradio
             api_name="comment_on_photo",
+        )
+        writer.change(  # another writer comments on the photo shown
+            page.on_photo,
+            inputs=[photo, style, writer],
+            outputs=[annotated, labels, comment, details, status, seed],
+            preprocess=False,
+            api_name=False,
         )
         for trigger in (labels.submit, label_button.click):
             trigger(

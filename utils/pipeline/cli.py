@@ -36,6 +36,16 @@ def add_comment_args(parser: argparse.ArgumentParser) -> None:
         "--style", help="comment style, e.g. 반말,유쾌한 or casual,playful (default: 존댓말,다정한)"
     )
     parser.add_argument("--list-styles", action="store_true", help="list the comment styles and exit")
+    parser.add_argument(
+        "--writer",
+        choices=("t5", "openai", "gemini"),
+        default="t5",
+        help="who writes comments on photos: the local text model (default), or a vision LLM that sees "
+        "the photo (key from OPENAI_API_KEY / GEMINI_API_KEY or .env; the local model steps in when it fails)",
+    )
+    parser.add_argument(
+        "--writer-model", help="the vision LLM's model (default: gpt-4o-mini / gemini-2.0-flash)"
+    )
     add_decoding_args(parser)
     parser.add_argument(
         "--demo",
@@ -112,6 +122,8 @@ def run_comment(args: argparse.Namespace) -> int:
             style=style,
             decoding=decodings_from_args(args)[0],
             load_vision=bool(photos),
+            writer=args.writer if photos else None,
+            writer_model=args.writer_model,
         )
     except FileNotFoundError as e:
         print(f"python -m utils comment: error: {e}", file=sys.stderr)

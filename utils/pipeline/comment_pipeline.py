@@ -19,10 +19,10 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from utils import labels as label_vocab
+from utils.lm.decoding import comment_problems, get_decoding
 from utils.lm.trained import resolve_comment_model
 from utils.paths import package_dir, shown_path
-from utils.text.dataset import validate_comment
-from utils.text.styles import DEFAULT_STYLE, Style, parse_style
+from utils.text.styles import DEFAULT_STYLE, Style, model_input, parse_style
 
 REGENERATIONS = 3  # sampled retries for a text-model comment that fails validate_comment
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
@@ -112,6 +112,8 @@ class CommentPipeline:
         load_vision: bool = True,
         style: str | Style | None = None,
         decoding: str | object | None = None,
+        writer: str | None = None,
+        writer_model: str | None = None,
     ) -> None:
         self.offline = (not is_online()) if offline is None else offline
         self.seed = seed
@@ -135,6 +137,45 @@ class CommentPipeline:
 
             self.generator = OfflineComposer(seed=seed)
             self.comment_model = "offline composer (phrase banks in data/phrases)"
+        # writer: "openai" / "gemini" send each photo to a vision LLM (utils.pipeline.vision_writer);
+        # None or "t5": the local text model. Without a key, a one-line note and the local model.
+        self._writers: dict[str, object] = {}
+        self.vision_writer = None
+        self.use_writer(writer, model=writer_model)
+
+    def use_writer(self, name: str | None, *, model: str | None = None) -> None:
+        """Comments on photos from now on by ``name`` (``t5``/None, ``openai``, ``gemini``); each
+        LLM writer is opened once (a missing key: one note, then the local model)."""
+        from utils.pipeline.vision_writer import open_writer
+
+        key = f"{name}|{model}"
+        if key not in self._writers:
+            self._writers[key] = open_writer(name, model=model)
+        self.vision_writer = self._writers[key]
+
+    def write_photo_comments(
+        self, label_strings: Sequence[str], photos: Sequence[object], *, style: str | Style | None = None
+    ) -> tuple[list[str], list[str]]:
+        """Comments for photos and their labels: by the vision writer when one is set (the photo
+        itself goes to the LLM), else, and for each comment it could not write, by
+        :meth:`write_comments`; the writer's name says which, and why the local model stepped in."""
+        style = self.style if style is None else parse_style(style)
+        if self.vision_writer is None or not label_strings:
+            return self.write_comments(label_strings, style=style)
+        written = self.vision_writer.write(photos, label_strings, style)
+        comments = [w.comment or "" for w in written]
+        writers = [self.vision_writer.describe()] * len(written)
+        failed = [i for i, w in enumerate(written) if w.comment is None]
+        local, local_writers = self.write_comments([label_strings[i] for i in failed], style=style)
+        for i, comment, writer in zip(failed, local, local_writers, strict=True):
+            comments[i] = comment
+            writers[i] = f"{writer} ({self.vision_writer.name} did not: {written[i].problem})"
+        return comments, writers
+
+    @property
+    def writer(self) -> str:
+        """Who writes comments on photos: ``t5`` (the local text model), ``openai`` or ``gemini``."""
+        return "t5" if self.vision_writer is None else self.vision_writer.name.split("/")[0]
 
     @property
     def model_names(self) -> dict[str, object]:
@@ -173,11 +214,11 @@ class CommentPipeline:
             labels, seed=seed, batch_size=self.batch_size, decoding=self.decoding, **sampling
         )
         writers = [writer] * len(labels)
-        failing = [
-            i
-            for i, (c, lab) in enumerate(zip(comments, labels, strict=True))
-            if validate_comment(c, lab, style=style)
-        ]
+        inputs = [model_input(lab, style) for lab in labels]  # the key the re-ranking checked them by
+        failing = [i for i, c in enumerate(comments) if comment_problems(c, inputs[i])]
+        # A guided decoding's retries sample the guided candidate alone (without the plain sample
+        # that would mostly leave out an object and be thrown away).
+        retry_with = {"guide_only": True} if get_decoding(self.decoding).guided else {}
         for attempt in range(1, REGENERATIONS + 1):
             if not failing:
                 break
@@ -188,17 +229,18 @@ class CommentPipeline:
                 decoding=self.decoding,
                 do_sample=True,
                 style=style,
+                **retry_with,
             )
             for i, comment in zip(failing, retry, strict=True):
-                if not validate_comment(comment, labels[i], style=style):
+                if not comment_problems(comment, inputs[i]):
                     comments[i] = comment
-            failing = [i for i in failing if validate_comment(comments[i], labels[i], style=style)]
+            failing = [i for i in failing if comment_problems(comments[i], inputs[i])]
         if failing:
             from utils.text.composer import OfflineComposer
 
             composer = OfflineComposer(seed=seed)
             for i in failing:
-                problems = ", ".join(validate_comment(comments[i], labels[i], style=style))
+                problems = ", ".join(comment_problems(comments[i], inputs[i]))
                 comments[i] = composer.compose(labels[i], style=style)
                 writers[i] = (
                     f"offline composer ({style.ko}; the text model's comments failed the checks: {problems})"
@@ -301,7 +343,8 @@ class CommentPipeline:
             result.models = self.model_names
         with_labels = [r for r, _ in loaded if r.labels]
         start = time.perf_counter()
-        comments, writers = self.write_comments([r.labels for r in with_labels], style=style)
+        photos = [image for r, image in loaded if r.labels]
+        comments, writers = self.write_photo_comments([r.labels for r in with_labels], photos, style=style)
         generate_time = (time.perf_counter() - start) / max(len(with_labels), 1)
         for result, comment, writer in zip(with_labels, comments, writers, strict=True):
             result.comment = comment

@@ -23,7 +23,15 @@ from pathlib import Path
 import tossi
 
 from utils import labels as vocab
-from utils.text.composer import NO_EMOTION, TARGET_CHARS, OfflineComposer, _english_key, fill, phrase_banks
+from utils.text.composer import (
+    BODY_PARTS,
+    NO_EMOTION,
+    TARGET_CHARS,
+    OfflineComposer,
+    _english_key,
+    fill,
+    phrase_banks,
+)
 from utils.text.labelsets import EMOTION_WEIGHTS, object_pool
 from utils.text.words import AMUSED_CUES, CONCERNED_CUES, repeated_words
 
@@ -88,10 +96,13 @@ def _remark_templates(objects: list[str]) -> list[tuple[str, str, str]]:
         own = banks["objects"].get(key or "", [])
         out += [(f"objects:{key}", t, fill(t, obj=obj)) for t in own]
         out += [("generic:single", t, fill(t, obj=obj)) for t in banks["generic"]["single"]]
-    if len(objects) == 2:
-        out += [("generic:pair", t, fill(t, a=objects[0], b=objects[1])) for t in banks["generic"]["pair"]]
-    if len(objects) > 2:
-        out += [("generic:many", t, fill(t, items=objects)) for t in banks["generic"]["many"]]
+    # Body parts get remarks of their own and stay out of the pair and list remarks.
+    things = [o for o in objects if _english_key(o) not in BODY_PARTS]
+    for group in {tuple(objects), tuple(things)}:
+        if len(group) == 2:
+            out += [("generic:pair", t, fill(t, a=group[0], b=group[1])) for t in banks["generic"]["pair"]]
+        if len(group) > 2:
+            out += [("generic:many", t, fill(t, items=list(group))) for t in banks["generic"]["many"]]
     return out
 
 
@@ -240,7 +251,8 @@ def body_part_listed(row: Row) -> bool:
     generic = [r for r in row["origin"]["remarks"] if r["bank"].startswith("generic:")]
     objects = vocab.split_labels(vocab.parse_labels(row["labels"], strict=False))[1]
     parts = [o for o in objects if (_english_key(o) or "").startswith("Human ")]
-    return any(p in r["text"] for p in parts for r in generic)
+    # as a word: 발 (foot) is not named in 깃발 (flag)
+    return any(re.search(rf"(?<![가-힣]){re.escape(p)}", r["text"]) for p in parts for r in generic)
 
 
 def length_outlier(row: Row) -> bool:

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from utils.labels import parse_labels, split_labels
+from utils.text.grounding import grounding_problems
 from utils.text.styles import DEFAULT_STYLE, Style, model_input, parse_style, split_model_input
 
 Pair = tuple[str, str]  # (label string, comment)
@@ -39,6 +40,11 @@ _COMPLETE_END = re.compile(rf"(요|다|네|군요|[.!~…]|[{_EMOJI_CHARS}\ufe0f
 
 
 _SENTENCE_DONE = re.compile(rf"[{_SENTENCE_MARKS}\ufe0f]\s*$")
+
+
+def is_cut_off(text: str) -> bool:
+    """Whether ``text`` (stripped) stops without a complete ending: ``validate_comment``'s "cut off"."""
+    return not _COMPLETE_END.search(text)
 
 
 def ends_sentence(text: str) -> bool:
@@ -266,6 +272,11 @@ _PARTICLE = f"(?:{'|'.join(LABEL_PARTICLES)})"
 _SENTENCE_TEXT = re.compile(rf"[^{_SENTENCE_MARKS}]+")
 
 
+def split_sentences(comment: str) -> list[str]:
+    """The sentences of a comment: the text between stops, !, ~, … and emojis."""
+    return _SENTENCE_TEXT.findall(comment)
+
+
 def _as_word(label: str) -> str:
     return rf"(?<![가-힣]){re.escape(label)}(?={_PARTICLE}?(?![가-힣]))"
 
@@ -277,7 +288,7 @@ def named_twice(comment: str, objects: Sequence[str]) -> list[str]:
     out = []
     for label in dict.fromkeys(objects):
         longer = [o for o in objects if o != label and label in o]
-        for sentence in _SENTENCE_TEXT.findall(comment):
+        for sentence in split_sentences(comment):
             for other in longer:
                 sentence = sentence.replace(other, " ")
             if len(re.findall(_as_word(label), sentence)) > 1:
@@ -302,7 +313,8 @@ def validate_comment(
 
     Checks: empty, cut off, over 120 characters, a question, no Hangul, no emoji, every object
     label mentioned (emotions need not be named: they set the tone), none named twice in a sentence
-    and no sentence ending on a label. With ``style``, also
+    and no sentence ending on a label; nothing the labels do not give (an object, a smile, an emoji of
+    another thing) and no label left as a fragment (``utils.text.grounding``). With ``style``, also
     the speech level of every sentence and the tone (``utils.text.style_check.style_problems``).
     ``labels`` may carry a model-input style prefix (``반말 · 유쾌한 | 기쁨, 안경``).
     """
@@ -310,7 +322,7 @@ def validate_comment(
     if not text:
         return ["empty"]
     problems = []
-    if not _COMPLETE_END.search(text):
+    if is_cut_off(text):
         problems.append("cut off")
     if len(text) > MAX_COMMENT_CHARS:
         problems.append(f"over {MAX_COMMENT_CHARS} characters ({len(text)})")
@@ -333,6 +345,7 @@ def validate_comment(
     dangling = dangling_labels(text, objects)
     if dangling:
         problems.append("sentence ends after a label: " + ", ".join(dangling))
+    problems += grounding_problems(text, names)
     if style is not None:
         from utils.text.style_check import style_problems  # kiwipiepy: loaded only when a style is checked
 

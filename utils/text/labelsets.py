@@ -1,9 +1,14 @@
-"""Seeded label-set sampler with the reference dataset's shape (reference §2.1).
+"""Seeded label-set samplers: sets like those detectors report on everyday photos, and sets with
+the reference dataset's shape (reference §2.1).
 
-Real label sets come from detectors run on photos (notebook code_data_gen/2); for data at scale
-this sampler draws label strings whose statistics match the reference's: labels per input
-1: 32%, 2: 36%, 3: 20%, 4: 7%, 5+: 4%; an emotion in almost every input, in the reference's
-proportions; ~186 distinct labels, the common SNS objects most frequent.
+- :func:`everyday_label_sets` (the training data's default): scenes of what people photograph
+  (a person and what they wear, pets, animals, food and drink, streets, travel, nature, home,
+  sport), with the co-occurrences an Open Images detector reports (people with clothing, food
+  with tableware, vehicles with buildings) in the COCO and OIV7 vocabulary; an emotion only where
+  a person is (a face gives both); rows with labels drawn evenly from all 601 classes, so every
+  label is seen; and a share of reference-shaped rows.
+- :func:`sample_label_sets`: the reference's shape: labels per input 1: 32%, 2: 36%, 3: 20%, 4: 7%,
+  5+: 4%; an emotion in almost every input; ~186 distinct labels, the common SNS objects most frequent.
 """
 
 from __future__ import annotations
@@ -67,6 +72,107 @@ def sample_label_sets(n: int, seed: int = 0) -> list[str]:
                 chosen.append(pick)
         out.append(vocab.format_labels(chosen))
     return out
+
+
+# --- everyday photos: scenes of what detectors report -------------------------------------------
+
+# scene → (weight, subjects: one is drawn, extras: (label, probability) each drawn on its own).
+SCENES: dict[str, tuple[float, tuple[str, ...], tuple[tuple[str, float], ...]]] = {
+    "person": (18, ("사람",), (
+        ("선글라스", .15), ("모자", .12), ("안경", .12), ("재킷", .12), ("넥타이", .06), ("정장", .05),
+        ("코트", .06), ("스카프", .05), ("원피스", .05), ("목걸이", .04), ("귀걸이", .03), ("헬멧", .03),
+        ("핸드백", .04), ("백팩", .04), ("손목시계", .03), ("청바지", .05), ("신발", .06), ("나무", .08),
+        ("건물", .08), ("꽃", .04))),
+    "together": (8, ("사람",), (
+        ("테이블", .3), ("음료", .15), ("와인 잔", .1), ("병", .12), ("의자", .2), ("음식", .15),
+        ("접시", .1), ("맥주", .05), ("휴대폰", .08), ("커피잔", .08))),
+    "pet": (10, ("강아지", "강아지", "강아지", "고양이", "고양이", "고양이", "토끼", "햄스터", "앵무새", "금붕어"), (
+        ("사람", .2), ("소파", .12), ("침대", .08), ("베개", .05), ("공", .06), ("장난감", .08),
+        ("창문", .06), ("나무", .05), ("자전거", .03), ("차", .03))),
+    "animals": (6, (
+        "말", "소", "양", "새", "새", "기린", "얼룩말", "코끼리", "곰", "오리", "거위", "독수리", "나비", "사슴",
+        "사자", "호랑이", "원숭이", "펭귄", "돌고래", "거북이", "치타", "여우", "다람쥐", "닭", "백조", "부엉이"), (
+        ("나무", .3), ("사람", .12), ("얼룩말", .04), ("기린", .04), ("새", .06), ("꽃", .05), ("말", .03))),
+    "food": (12, (
+        "음식", "음식", "음식", "피자", "케이크", "빵", "샐러드", "초밥", "햄버거", "파스타", "핫도그",
+        "샌드위치", "쿠키", "아이스크림", "와플", "머핀", "디저트", "베이커리", "해산물", "과일", "딸기",
+        "사과", "바나나", "오렌지", "토마토", "브로콜리", "당근", "치즈", "채소"), (
+        ("접시", .35), ("테이블", .3), ("포크", .12), ("숟가락", .08), ("칼", .05), ("그릇", .15),
+        ("음료", .1), ("사람", .12), ("커피잔", .08), ("식기", .08), ("와인 잔", .05))),
+    "drinks": (6, (
+        "커피잔", "커피", "와인", "와인 잔", "맥주", "칵테일", "주스", "음료", "머그잔", "차 한 잔", "병"), (
+        ("테이블", .35), ("케이크", .08), ("쿠키", .06), ("책", .08), ("사람", .12), ("받침 접시", .08),
+        ("창문", .06))),
+    "street": (10, ("차", "차", "버스", "트럭", "택시", "오토바이", "자전거", "건물"), (
+        ("건물", .45), ("사람", .35), ("나무", .3), ("바퀴", .15), ("타이어", .1), ("가로등", .1),
+        ("신호등", .08), ("창문", .1), ("교통 표지판", .05), ("차", .15))),
+    "travel": (9, (
+        "건물", "탑", "성", "집", "고층 빌딩", "등대", "분수", "조각상", "보트", "비행기", "기차", "텐트"), (
+        ("나무", .4), ("사람", .3), ("건물", .2), ("꽃", .08), ("깃발", .06), ("가로등", .05), ("보트", .05))),
+    "nature": (8, ("나무", "나무", "나무", "꽃", "꽃", "장미", "야자수", "식물"), (
+        ("꽃", .2), ("나무", .25), ("새", .06), ("나비", .05), ("사람", .15), ("건물", .1), ("벤치", .06))),
+    "home": (6, (
+        "책", "의자", "소파", "침대", "노트북", "휴대폰", "텔레비전", "시계", "꽃병", "실내 식물", "양초",
+        "곰 인형", "조명", "액자", "책상", "키보드"), (
+        ("테이블", .25), ("창문", .15), ("의자", .12), ("책", .1), ("사람", .12), ("고양이", .06),
+        ("커피잔", .08), ("실내 식물", .06))),
+    "sport": (5, (
+        "축구공", "공", "연", "스케이트보드", "서핑보드", "테니스 라켓", "스키", "스노보드", "자전거",
+        "야구 방망이", "야구 글러브", "원반"), (
+        ("사람", .7), ("나무", .12), ("헬멧", .08), ("신발", .06))),
+    "party": (3, ("풍선", "케이크", "양초", "크리스마스트리", "깃발"), (
+        ("사람", .5), ("테이블", .2), ("음식", .1), ("음료", .1))),
+}  # fmt: skip
+# With a person in the photo, a face may show an emotion (about half of real photos of people).
+PERSON_EMOTION_WEIGHTS = {"기쁨": 0.32, "슬픔": 0.04, "분노": 0.03, "공포": 0.04}
+EVERYDAY_MIX = {"scene": 0.65, "any_label": 0.15, "reference": 0.20}
+MAX_EVERYDAY_OBJECTS = 5
+
+
+def _scene_labels(rng: random.Random, scene: str) -> list[str]:
+    _, subjects, extras = SCENES[scene]
+    chosen = [rng.choice(subjects)]
+    for label, probability in extras:
+        if rng.random() < probability and label not in chosen and len(chosen) < MAX_EVERYDAY_OBJECTS:
+            chosen.append(label)
+    return chosen
+
+
+@lru_cache(maxsize=1)
+def _every_label() -> tuple[str, ...]:
+    excluded = vocab.excluded_ko()
+    return tuple(c["ko"] for c in vocab.oiv7_classes() if c["ko"] not in excluded)
+
+
+def everyday_label_sets(n: int, seed: int = 0) -> list[str]:
+    """``n`` label strings like those detectors report on everyday photos (module docstring),
+    the same for the same seed."""
+    rng = random.Random(seed)
+    scenes = list(SCENES)
+    scene_weights = [SCENES[s][0] for s in scenes]
+    kinds, kind_weights = zip(*EVERYDAY_MIX.items(), strict=True)
+    feelings, feeling_weights = zip(*PERSON_EMOTION_WEIGHTS.items(), strict=True)
+    person = vocab.ko_name("Person")
+    reference = iter(sample_label_sets(n, seed=seed + 1))
+    out = []
+    for _ in range(n):
+        kind = rng.choices(kinds, kind_weights)[0]
+        if kind == "reference":
+            out.append(next(reference))
+            continue
+        if kind == "scene":
+            chosen = _scene_labels(rng, rng.choices(scenes, scene_weights)[0])
+        else:
+            chosen = rng.sample(_every_label(), rng.choice((1, 1, 2, 2, 3)))
+            if rng.random() < 0.3 and person not in chosen:
+                chosen.append(person)
+        if person in chosen and rng.random() < sum(feeling_weights):
+            chosen.insert(0, rng.choices(feelings, feeling_weights)[0])
+        out.append(vocab.format_labels(chosen))
+    return out
+
+
+LABEL_SET_SHAPES = {"everyday": everyday_label_sets, "reference": sample_label_sets}
 
 
 def label_set_stats(label_strings: list[str]) -> dict:

@@ -23,11 +23,14 @@ WORD_SWAPS = (
     (re.compile(r"(?<![가-힣])저희"), "우리"),
     (re.compile(r"(?<![가-힣])제(?= )"), "내"),
     (re.compile(r"감사해요$|감사합니다$"), "고마워"),
+    (re.compile(r"(?<![가-힣])당신(?= 편)"), "네"),
 )
 
 # Honorific or humble forms with no safe mechanical casual form: the phrase is left out.
+# The honorific 시 also hides in adnominal forms before a noun: 찍으신 게, 화나신 것, 해내실 거.
 REFUSED = re.compile(
-    r"셨|셔(?=서|도|야)|으시|시(?=[길니고면며는던네죠지겠])|드려|드릴|드리|드립|께서|(?<![가-힣])분(?=[이을은께])"
+    r"셨|셔(?=서|도|야)|으시|으[신실]|(?<=[나기내하보주오가])[신실](?= )"
+    r"|시(?=[길니고면며는던네죠지겠])|드려|드릴|드리|드립|께서|(?<![가-힣])분(?=[이을은께들])"
 )
 
 # Imperatives and wishes in -세요, written out: the casual imperative is the 해체 form.

@@ -41,7 +41,9 @@ COMMON_STEMS = frozenset(
 # Cue words of the two sub-moods that the 공포 and 분노 banks mix: amusement at the face, and
 # concern for the person. Both in one comment read as laughing at someone while consoling them.
 AMUSED_CUES = ("귀여", "귀엽", "웃음이 번", "리액션", "예술", "배우급", "만화", "사랑스러", "정겨", "재미")
-CONCERNED_CUES = ("걱정", "진정", "달래", "푸세요", "풀리", "위로", "토닥", "다독", "안심", "괜찮아")
+CONCERNED_CUES = ("걱정", "진정", "달래", "푸세요", "풀어", "풀리", "위로", "토닥", "다독", "안심", "괜찮아")
+# Concern the review found without those cues (모든 게 무사하길 바라요, 천천히 쉬게 해 주세요).
+CONCERNED_CUES += ("무사", "쉬게 해", "숨 고르")
 
 
 @lru_cache(maxsize=200_000)

@@ -9,7 +9,9 @@
   COCO weights are missing.
 
 :func:`resolve_detectors` picks them in the order of architecture.md; :func:`labels_for` turns
-detections into the label string; :func:`annotate` draws boxes with Hangul captions.
+detections into the label string; :func:`annotate` draws boxes with Hangul captions. On a CPU
+the networks run on OpenVINO (:mod:`utils.vision.runtime`: YOLO exports cached beside the
+weights, MTCNN and the FER model converted), with PyTorch for GPUs and as the fallback.
 """
 
 # PhotoError and load_photo are part of this package's interface (utils.pipeline.comment_pipeline calls vision.load_photo).

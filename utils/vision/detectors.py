@@ -8,12 +8,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from PIL import Image
 
 from utils import labels as label_vocab
 from utils.paths import shown_path
 from utils.photos import to_rgb8
 from utils.plots import korean_font_path
+from utils.vision import runtime as runtime_module
 
 
 @dataclass
@@ -59,10 +61,19 @@ def keep_ultralytics_offline() -> Path:
 
 
 class _YoloDetector(Detector):
-    """Shared part of the ultralytics detectors: loading, batched predict, label lookup."""
+    """Shared part of the ultralytics detectors: loading, predict, label lookup.
 
-    def __init__(self, weights: str | Path, *, conf: float = 0.25, imgsz: int | None = None) -> None:
-        """``imgsz=None`` predicts at the size the model was trained at (640 for the hub models)."""
+    A batch is predicted together on a GPU. On a CPU each photo is predicted alone: batching
+    gains nothing there (the cores are already busy inside one photo), and alone a photo keeps
+    ultralytics' minimal letterbox padding instead of the batch's common square, so it costs
+    fewer pixels and gets the same boxes whatever batch it came in."""
+
+    def __init__(
+        self, weights: str | Path, *, conf: float = 0.25, imgsz: int | None = None, runtime: str | None = None
+    ) -> None:
+        """``imgsz=None`` predicts at the size the model was trained at (640 for the hub models).
+        ``runtime``: ``"openvino"`` or ``"torch"``; None: OpenVINO on a CPU, PyTorch with CUDA
+        (:func:`utils.vision.runtime.detector_runtime`)."""
         keep_ultralytics_offline()
         from ultralytics import YOLO
 
@@ -77,6 +88,31 @@ class _YoloDetector(Detector):
         shown = shown_path(path) if path.exists() else self.weights
         self.name = f"{path.stem} ({shown})"
         self.class_labels = self._class_labels(dict(self.model.names))
+        self.trained_imgsz = self.model.overrides.get("imgsz") or 640
+        self.runtime = "PyTorch"
+        if runtime_module.detector_runtime(runtime) == "openvino":
+            self._use_openvino(Path(self.model.ckpt_path or path))
+
+    def _use_openvino(self, weights: Path) -> None:
+        """Predict with the OpenVINO export of ``weights`` from now on, or say why not."""
+        from ultralytics import YOLO
+
+        why = runtime_module.openvino_missing()
+        if why is None:
+            try:
+                export = runtime_module.export_yolo_openvino(weights, self.trained_imgsz)
+                with runtime_module.quiet_ultralytics():
+                    model = YOLO(str(export), task=self.model.task)
+                    runtime_module.use_compile_config(model, export, self.imgsz or self.trained_imgsz)
+            except Exception as e:  # export, load or compile: PyTorch still works
+                why = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            else:
+                self.model, self.runtime = model, "OpenVINO"
+                return
+        runtime_module.note_fallback(weights.name, why)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, conf={self.conf}, runtime={self.runtime})"
 
     @abstractmethod
     def _class_labels(self, names: dict[int, str]) -> dict[int, tuple[str, str]]:
@@ -85,8 +121,14 @@ class _YoloDetector(Detector):
     def detect(self, images: Sequence[Image.Image]) -> list[list[Detection]]:
         if not images:
             return []
-        size = {"imgsz": self.imgsz} if self.imgsz else {}
-        results = self.model.predict([to_rgb8(im) for im in images], conf=self.conf, verbose=False, **size)
+        images = [to_rgb8(im) for im in images]
+        size = self.imgsz or self.trained_imgsz
+        if self.runtime == "PyTorch" and torch.cuda.is_available():
+            results = self.model.predict(images, conf=self.conf, imgsz=size, verbose=False)
+        else:  # on a CPU, one photo at a time (see the class docstring)
+            results = [
+                self.model.predict([im], conf=self.conf, imgsz=size, verbose=False)[0] for im in images
+            ]
         out = []
         for result in results:
             boxes = result.boxes

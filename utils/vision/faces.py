@@ -17,7 +17,10 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
+
+from utils.vision.runtime import detector_runtime, openvino_module, runtime_of
 
 NODEPS_HINT = "pip install --no-deps -r requirements-nodeps.txt"
 
@@ -43,6 +46,31 @@ class MtcnnFaces:
         self.min_score = min_score
         self.min_face = min_face
         self.model = MTCNN(keep_all=True, min_face_size=min_face, device="cpu")
+        self.runtime = "PyTorch"
+        if detector_runtime() == "openvino":
+            self._use_openvino()
+
+    def _use_openvino(self) -> None:
+        """MTCNN's three networks on OpenVINO (2-4× torch's speed for each on this project's CPU);
+        the cascade's own code (image pyramid, NMS, crops) stays facenet-pytorch's."""
+        import facenet_pytorch
+
+        weights = Path(facenet_pytorch.__file__).parent / "data"
+        # input shapes (-1: any) and an example: P-Net sees each pyramid level, R-/O-Net the crops
+        shapes = {
+            "pnet": ((1, 3, -1, -1), (1, 3, 64, 80)),
+            "rnet": ((-1, 3, 24, 24), (2, 3, 24, 24)),
+            "onet": ((-1, 3, 48, 48), (2, 3, 48, 48)),
+        }
+        for name, (shape, example) in shapes.items():
+            net = getattr(self.model, name).eval()
+            source = weights / f"{name}.pt"
+            setattr(
+                self.model,
+                name,
+                openvino_module(net, torch.zeros(example), shape, name=f"mtcnn-{name}", source=source),
+            )
+        self.runtime = runtime_of(self.model.onet)
 
     def find(self, image: Image.Image) -> list[FaceBox]:
         if min(image.size) < self.min_face:

@@ -1,0 +1,101 @@
+"""Comment writing without repeated work: the guide's cheap end check, checks remembered, scores
+only where they decide, retries that sample the guided candidate alone (tiny local models)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.test_decoding import LABELS, _tiny_model
+from utils.lm import decoding as decoding_module
+from utils.lm.decoding import Decoding, forget_checked_comments
+from utils.lm.generate import CommentGenerator, _unfinished
+from utils.pipeline.comment_pipeline import REGENERATIONS, CommentPipeline
+from utils.text.dataset import validate_comment
+
+
+@pytest.fixture(scope="module")
+def t5_dir(tmp_path_factory):
+    return _tiny_model(tmp_path_factory.mktemp("t5_speed"), "t5")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "  ",
+        "안경이 멋져",
+        "안경이 멋져요",
+        "안경이 멋져요 😊",
+        "멋져요! 그리고",
+        "😊",
+        "좋은 하루 되세요.",
+        "나무가 🌳 좋아요",
+    ],
+)
+def test_the_guide_asks_what_validate_comment_would_say_about_an_unfinished_comment(text):
+    assert _unfinished(text) == bool({"cut off", "no emoji"} & set(validate_comment(text, [])))
+
+
+def test_guide_only_decodes_the_guided_candidate_alone(t5_dir, monkeypatch):
+    generator = CommentGenerator.from_pretrained(t5_dir, device="cpu")
+    calls = []
+    real = generator.model.generate
+
+    def spy(**kwargs):
+        calls.append("guided" if "logits_processor" in kwargs else "plain")
+        return real(**kwargs)
+
+    monkeypatch.setattr(generator.model, "generate", spy)
+    comments = generator.generate(
+        LABELS, decoding="guided", guide_only=True, do_sample=True, max_new_tokens=8
+    )
+    assert len(comments) == len(LABELS) and calls == ["guided"]
+    calls.clear()
+    generator.generate(LABELS, decoding="guided", max_new_tokens=8)
+    assert calls[0] == "plain"  # the usual way: the plain candidate first, the guided one where it lacks
+    with pytest.raises(ValueError, match="guide_only needs guided=True"):
+        Decoding("x", guide_only=True)
+
+
+def test_a_pool_of_one_is_not_scored(t5_dir, monkeypatch):
+    generator = CommentGenerator.from_pretrained(t5_dir, device="cpu")
+    pools = [["안경과 나무가 멋져요 😊"], ["재킷이 멋져요 🧥", "재킷이 좋아요 🧥"]]
+    scored = []
+    monkeypatch.setattr(generator, "candidates", lambda batch, decoding, *a, **k: pools[: len(batch)])
+    monkeypatch.setattr(
+        generator, "score", lambda labels, comments: scored.extend(comments) or [-1.0] * len(comments)
+    )
+    out = generator.generate(["기쁨, 안경, 나무", "슬픔, 재킷"], decoding="guided")
+    assert out == ["안경과 나무가 멋져요 😊", "재킷이 멋져요 🧥"]
+    assert scored == pools[1]  # the single candidate names every object: nothing to compare it with
+
+
+def test_retries_sample_the_guided_candidate_and_each_comment_is_checked_once(t5_dir, monkeypatch):
+    pipeline = CommentPipeline(lm_dir=t5_dir, offline=True, load_vision=False)
+    asked = []
+    real = pipeline.generator.generate
+
+    def spy(labels, **kwargs):
+        asked.append((len(labels), kwargs.get("guide_only", False), kwargs.get("do_sample", False)))
+        return real(labels, max_new_tokens=8, **kwargs)
+
+    checked = []
+    real_check = decoding_module.validate_comment
+
+    def counted(comment, labels, style=None):
+        checked.append((comment, labels, style))
+        return real_check(comment, labels, style=style)
+
+    monkeypatch.setattr(pipeline.generator, "generate", spy)
+    monkeypatch.setattr(decoding_module, "validate_comment", counted)
+    forget_checked_comments()
+    comments, writers = pipeline.write_comments(LABELS)
+    # an untrained model's 8-token comments never pass: three retries of the guided candidate, then the composer
+    assert asked == [(4, False, False)] + [(4, True, True)] * REGENERATIONS
+    assert all("composer" in w for w in writers) and all(comments)
+    assert len(checked) == len(set(checked))  # no comment checked twice for the same labels and style
+    greedy = CommentPipeline(lm_dir=t5_dir, offline=True, load_vision=False, decoding="greedy")
+    asked.clear()
+    monkeypatch.setattr(greedy.generator, "generate", spy)
+    greedy.write_comments(LABELS[:1])
+    assert all(not guide_only for _, guide_only, _ in asked)  # no guide in that decoding to sample

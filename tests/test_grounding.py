@@ -1,0 +1,92 @@
+"""validate_comment's rules for everyday photos: nothing invented, nothing glued (utils.text.grounding)."""
+
+import pytest
+
+from utils.text.dataset import validate_comment
+from utils.text.grounding import (
+    foreign_emojis,
+    grounding_problems,
+    invented_objects,
+    kind_of,
+    label_fragments,
+    unfounded_moods,
+)
+
+
+@pytest.mark.parametrize(
+    ("comment", "labels", "invented"),
+    [
+        ("강아지가 너무 사랑스러워요! 안경이 잘 어울려요. 🐶", ["강아지"], ["안경"]),
+        ("오토바이가 멋져요! 립스틱 색도 예뻐요. 🏍️", ["오토바이"], ["립스틱"]),
+        ("보는 사람까지 기분 좋아지는 풍경이에요! 나무가 싱그러워요. 🌳", ["나무"], ["사람"]),
+        ("와인 잔이 반짝여요! 트럼펫 소리가 들리는 듯해요. 🍷", ["와인 잔"], ["트럼펫"]),
+    ],
+)
+def test_an_object_the_labels_do_not_give_is_invented(comment, labels, invented):
+    assert invented_objects(comment, labels) == invented
+    assert any(
+        p.startswith("object not in the labels: ") for p in validate_comment(comment, ", ".join(labels))
+    )
+
+
+def test_labels_their_kind_words_and_other_senses_are_not_invented():
+    assert invented_objects("와인 잔이 반짝여요! 와인 한 잔의 여유네요. 🍷", ["와인 잔", "와인"]) == []
+    assert (
+        invented_objects("강아지가 귀여워요! 동물 친구는 언제나 좋아요. 🐶", ["강아지"]) == []
+    )  # its kind's word
+    assert invented_objects("피자가 맛있어 보여요! 오늘 메뉴 최고예요. 🍕", ["피자"]) == []
+    assert invented_objects("말이 필요 없는 사진이에요! 나무가 예뻐요. 🌳", ["나무"]) == []  # 말: speech
+    assert (
+        kind_of("강아지") == "animals" and kind_of("피자") == "food_drink" and kind_of("버스") == "vehicles"
+    )
+
+
+@pytest.mark.parametrize(
+    ("comment", "labels", "moods"),
+    [
+        ("이런 웃음은 언제 봐도 좋아요! 나무와 건물이 멋져요. 🌳", ["나무", "건물"], ["기쁨"]),
+        ("환한 미소가 보기 좋아요! 오토바이가 멋져요. 🏍️", ["오토바이"], ["기쁨"]),
+        ("눈물이 날 것 같은 풍경이에요. 나무가 예뻐요. 🌳", ["나무"], ["슬픔"]),
+        ("화난 표정도 멋있어요! 버스가 멋져요. 😡", ["버스"], ["분노"]),
+        ("깜짝 놀란 모습이에요! 고양이가 귀여워요. 🐱", ["고양이"], ["공포"]),
+        ("고양이가 귀여워요! 😱", ["고양이"], ["공포"]),
+    ],
+)
+def test_a_mood_the_labels_do_not_give_is_rejected(comment, labels, moods):
+    assert unfounded_moods(comment, labels) == moods
+    assert unfounded_moods(comment, [*moods, *labels]) == []
+    assert any(p.startswith("mood not in the labels: ") for p in grounding_problems(comment, labels))
+
+
+def test_an_emoji_of_another_thing_is_rejected():
+    assert foreign_emojis("오토바이가 정말 멋져요! 💄", ["오토바이"]) == ["💄"]
+    assert foreign_emojis("새가 날아가요! 👓", ["새"]) == ["👓"]
+    assert foreign_emojis("립스틱 색이 예뻐요! 💄", ["립스틱"]) == []
+    assert foreign_emojis("나무가 싱그러워요! ✨ 🌿", ["나무"]) == []  # no object of their own
+
+
+@pytest.mark.parametrize(
+    ("comment", "labels"),
+    [
+        ("멋진 사진이에요! 선글라스 🥰", ["선글라스"]),
+        ("기린. 얼룩말이 나란히 서 있어요! 🦓", ["기린", "얼룩말"]),
+        ("정말 귀여워요! 강아지🐶 오늘도 행복하세요.", ["강아지"]),
+        ("사진이 참 좋아요. 자전거가. 🚲", ["자전거"]),
+    ],
+)
+def test_a_label_left_as_a_fragment_is_rejected(comment, labels):
+    assert label_fragments(comment, labels)
+    assert any(
+        p.startswith("label left as a fragment: ") for p in validate_comment(comment, ", ".join(labels))
+    )
+
+
+def test_good_everyday_comments_pass():
+    for comment, labels in [
+        ("나무와 건물이 어우러진 풍경이 멋져요! 산책하고 싶어지네요. 🌳", "나무, 건물"),
+        ("사진 속 사람들 모습이 참 편안해 보여요. 좋은 하루 보내세요! ✨", "사람"),
+        ("기린과 얼룩말이 나란히 서 있어요! 자연 그대로의 모습이 멋져요. 🦒", "기린, 얼룩말"),
+        ("환하게 웃는 모습이 참 보기 좋아요! 사람의 마음까지 밝아지네요. 😊", "기쁨, 사람"),
+        ("오토바이를 탄 사람의 모습이 멋져요! 시원하게 달리는 느낌이에요. 🏍️", "사람, 오토바이"),
+    ]:
+        assert validate_comment(comment, labels) == [], comment

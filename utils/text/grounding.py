@@ -1,0 +1,197 @@
+"""Does a comment stay true to its labels? No object, mood or emoji the labels do not give, and no
+label left as a fragment: the rules ``validate_comment`` adds for everyday photos.
+
+- invented objects: a name of the label vocabulary (the 601 OIV7 classes in Korean, which hold the
+  80 COCO names) that the labels do not give, found among kiwipiepy's nouns; a kind's own category
+  words (동물 for a dog, 음식 for a pizza; ``data/labels/kinds.json``) are allowed, and words that are
+  mostly used in another sense (말 "speech", 눈 "eyes", 손, 집, …) are not counted;
+- moods: a smile or laugh without 기쁨, tears without 슬픔, anger without 분노, fright without 공포,
+  in words or in face emojis;
+- emojis of other things: an emoji that stands for objects (``data/phrases/emojis.json``) none of
+  which the labels give;
+- fragments: a sentence that is only a label ("…사진이에요! 선글라스 🥰", "기린. 얼룩말이 …"), or a
+  label with an emoji glued to it ("강아지🐶").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+
+from utils import labels as vocab
+from utils.paths import DATA, LABELS_DIR
+
+KINDS_FILE = LABELS_DIR / "kinds.json"
+EMOJIS_FILE = DATA / "phrases" / "emojis.json"
+STYLES_FILE = DATA / "phrases" / "styles.json"
+# One-syllable names that comments mostly use in another sense (말 speech, 눈 eyes/snow, 배 belly,
+# 차 tea, 손 "hands on", 집 home, 공 effort, 양 amount, …): counting them would reject good comments.
+AMBIGUOUS_NAMES = frozenset(
+    {
+        "말",
+        "눈",
+        "배",
+        "차",
+        "자",
+        "무",
+        "성",
+        "연",
+        "노",
+        "게",
+        "입",
+        "손",
+        "발",
+        "팔",
+        "코",
+        "귀",
+        "집",
+        "문",
+        "공",
+        "못",
+        "검",
+        "끌",
+        "굴",
+        "양",
+        "벌",
+        "소",
+    }
+)
+MOOD_WORDS: dict[str, re.Pattern] = {
+    "기쁨": re.compile(r"웃[음는고어으었을]|미소|활짝 웃|해맑|싱글벙글|방긋|깔깔|함박웃음"),
+    "슬픔": re.compile(r"슬[픈퍼픔프]|눈물|울적|우울|속상|서글"),
+    "분노": re.compile(r"(?<![가-힣])화(?:가 ?나|[난나])|분노|짜증|언짢|(?<![가-힣])성[나난]|열받"),
+    "공포": re.compile(r"놀[란랐람]|깜짝|무서[워운]|겁[에을이먹]|당황|공포|오싹"),
+}
+# Faces of a mood a writer would not show unprompted (a writer's own smile or laugh is its tone).
+MOOD_EMOJIS: dict[str, frozenset[str]] = {
+    "기쁨": frozenset(),
+    "슬픔": frozenset("😢😭😿"),
+    "분노": frozenset("😡😠🤬"),
+    "공포": frozenset("😱😨😰"),
+}
+_NOUN_TAGS = ("NNG", "NNP")
+_HANGUL_RUN = re.compile(r"[가-힣]+")
+
+
+@lru_cache(maxsize=1)
+def _kinds() -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
+    """(Korean label → kind, kind → its category words)."""
+    data = json.loads(KINDS_FILE.read_text(encoding="utf-8"))
+    ko = {c["en"]: c["ko"] for c in vocab.oiv7_classes()}
+    kind_of = {ko[en]: kind for en, kind in data["classes"].items()}
+    return kind_of, {kind: tuple(spec["words"]) for kind, spec in data["kinds"].items()}
+
+
+def kind_of(label: str) -> str | None:
+    """The kind of thing a label names (people, animals, food_drink, vehicles, …), or None."""
+    return _kinds()[0].get(label)
+
+
+@lru_cache(maxsize=1)
+def _names() -> frozenset[str]:
+    return frozenset(c["ko"] for c in vocab.oiv7_classes())
+
+
+def _mask(text: str, labels: Sequence[str]) -> str:
+    """``text`` with every mention of a label blanked, longest first (와인 잔 before 와인)."""
+    for label in sorted(set(labels), key=len, reverse=True):
+        text = text.replace(label, " " * len(label))
+    return text
+
+
+def _noun_phrases(text: str) -> set[str]:
+    """Nouns of ``text`` and runs of up to three neighbouring nouns, joined as written (와인 잔, 커피잔)."""
+    from utils.text.style_check import kiwi
+
+    tokens = [t for t in kiwi().tokenize(text) if t.tag in _NOUN_TAGS]
+    found = {t.form for t in tokens}
+    for i in range(len(tokens)):
+        phrase, end = tokens[i].form, tokens[i].start + tokens[i].len
+        for nxt in tokens[i + 1 : i + 3]:
+            gap = text[end : nxt.start]
+            if gap.strip():
+                break
+            phrase, end = phrase + gap + nxt.form, nxt.start + nxt.len
+            found.add(phrase)
+    return found
+
+
+def invented_objects(comment: str, labels: Sequence[str]) -> list[str]:
+    """Names of the label vocabulary in ``comment`` that ``labels`` do not give."""
+    given = set(labels)
+    allowed = {w for label in given for w in _kinds()[1].get(kind_of(label) or "", ())}
+    found = _noun_phrases(_mask(comment, given)) & _names()
+    return sorted(n for n in found if n not in given and n not in allowed and n not in AMBIGUOUS_NAMES)
+
+
+def unfounded_moods(comment: str, labels: Sequence[str]) -> list[str]:
+    """Emotions the comment shows (a smile, tears, anger, fright, or their face emojis) that the
+    labels do not give."""
+    given = set(labels)
+    return [
+        emotion
+        for emotion, words in MOOD_WORDS.items()
+        if emotion not in given and (words.search(comment) or MOOD_EMOJIS[emotion] & set(comment))
+    ]
+
+
+@lru_cache(maxsize=1)
+def _object_emojis() -> dict[str, frozenset[str]]:
+    """Emoji → the Korean labels it stands for; emojis also used for moods, tones or nothing in
+    particular (✨, 🙂, 📸, 🌿) stand for no object."""
+    data = json.loads(EMOJIS_FILE.read_text(encoding="utf-8"))
+    tones = json.loads(STYLES_FILE.read_text(encoding="utf-8"))
+    general = {e for emojis in data["emotions"].values() for e in emojis}
+    general |= {e for tone in tones.values() if isinstance(tone, dict) for e in tone.get("emojis", ())}
+    ko = {c["en"]: c["ko"] for c in vocab.oiv7_classes()}
+    table: dict[str, set[str]] = {}
+    for en, emojis in data["objects"].items():
+        for emoji in emojis:
+            if emoji not in general and en in ko:
+                table.setdefault(emoji, set()).add(ko[en])
+    return {emoji: frozenset(names) for emoji, names in table.items()}
+
+
+def foreign_emojis(comment: str, labels: Sequence[str]) -> list[str]:
+    """Emojis that stand for objects, none of which the labels give (💄 under a motorcycle)."""
+    given = set(labels)
+    kinds = {kind_of(label) for label in given}
+    out = []
+    for emoji, names in _object_emojis().items():
+        if emoji in comment and not names & given and not {kind_of(n) for n in names} & kinds - {"things"}:
+            out.append(emoji)
+    return out
+
+
+def label_fragments(comment: str, labels: Sequence[str]) -> list[str]:
+    """Labels left as a sentence of their own, or with an emoji glued on."""
+    from utils.text.dataset import LABEL_PARTICLES, split_sentences, strip_emojis
+
+    out = []
+    for label in dict.fromkeys(labels):
+        for sentence in split_sentences(comment):
+            words = _HANGUL_RUN.findall(strip_emojis(sentence))
+            if " ".join(words) in {label} | {label + p for p in LABEL_PARTICLES}:
+                out.append(label)
+                break
+        else:
+            if re.search(rf"(?<![가-힣]){re.escape(label)}[\U0001f300-\U0001faff\u2600-\u27bf]", comment):
+                out.append(label)
+    return out
+
+
+def grounding_problems(comment: str, labels: Sequence[str]) -> list[str]:
+    """What ``validate_comment`` reports for these rules (``labels``: the parsed label names)."""
+    _, objects = vocab.split_labels(list(labels))
+    problems = []
+    if invented := invented_objects(comment, labels):
+        problems.append("object not in the labels: " + ", ".join(invented))
+    if moods := unfounded_moods(comment, labels):
+        problems.append("mood not in the labels: " + ", ".join(moods))
+    if emojis := foreign_emojis(comment, labels):
+        problems.append("emoji of another thing: " + " ".join(emojis))
+    if fragments := label_fragments(comment, objects):
+        problems.append("label left as a fragment: " + ", ".join(fragments))
+    return problems
