@@ -387,7 +387,7 @@ def test_a_photo_run_killed_with_sigkill_resumes_without_loss_or_duplicates(tmp_
 def test_the_key_never_appears_in_output_rows_logs_or_errors(
     photos, tmp_path, monkeypatch, capsys, caplog, no_env
 ):
-    key = "sk-proj-SECRET-never-print-4242"
+    key = "test-key-SECRET-never-print-4242"
     caplog.set_level(logging.DEBUG)
     out = tmp_path / "rows.jsonl"
     with FakeLLMServer(echo_key_in_errors=True) as server:
