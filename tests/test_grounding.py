@@ -63,6 +63,25 @@ def test_an_emoji_of_another_thing_is_rejected():
     assert foreign_emojis("새가 날아가요! 👓", ["새"]) == ["👓"]
     assert foreign_emojis("립스틱 색이 예뻐요! 💄", ["립스틱"]) == []
     assert foreign_emojis("나무가 싱그러워요! ✨ 🌿", ["나무"]) == []  # no object of their own
+    assert foreign_emojis("고양이가 귀여워요! 🐶", ["고양이"]) == ["🐶"]  # another animal's face
+    assert foreign_emojis("드럼 소리가 들려요! 🍽️", ["드럼"]) == ["🍽️"]  # a plate
+    # An emoji that only goes with a label (🍽️ for a table, kept as "loose") is not foreign to it,
+    # nor is a kind's end emoji (🐾) to any animal.
+    assert foreign_emojis("테이블이 정갈해요! 🍽️", ["테이블"]) == []
+    assert foreign_emojis("쥐며느리가 신기해요! 🐾", ["쥐며느리"]) == []
+
+
+def test_a_person_is_named_by_their_label_or_by_the_words_people_use():
+    from utils.labels import label_named
+    from utils.text.dataset import validate_comment
+
+    assert label_named("사람", "강아지와 함께한 모습이 정겨워요") and label_named("사람", "두 분이 정겨워요")
+    assert not label_named("사람", "분위기가 좋아요. 기분 좋은 사진이에요")  # 분 inside other words
+    assert not label_named("나무", "자연스러운 모습이 보기 좋아요")  # only people labels
+    assert validate_comment("강아지와 함께한 모습이 정말 따뜻해 보여요! 🐶", "사람, 강아지") == []
+    assert validate_comment("분위기가 정말 좋아요! 🐶", "사람, 강아지") == [
+        "label not mentioned: 사람, 강아지"
+    ]
 
 
 @pytest.mark.parametrize(

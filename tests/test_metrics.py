@@ -52,3 +52,6 @@ def test_comment_stats_counts_questions_and_missing_objects():
     assert stats["question_rate"] == 0.5
     assert stats["label_coverage"] == 0.5
     assert stats["emoji_rate"] == 0.5
+    # A person is named as people are (모습, 분) as well as by the label itself.
+    assert metrics.label_coverage("강아지와 함께한 모습이 정겨워요 🐶", "사람, 강아지") == 1.0
+    assert metrics.label_coverage("강아지가 귀여워요 🐶", "사람, 강아지") == 0.5

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from utils.notebooks import all_notebooks, execute_notebook
@@ -61,3 +63,20 @@ def test_colab_cell_needs_the_fork_address(monkeypatch):
     monkeypatch.setattr(sys, "path", list(sys.path))
     exec(source, {"REPO_URL": "https://example.org/me/fork"})
     assert calls[0][:4] == ["git", "clone", "--depth", "1"] and calls[0][4] == "https://example.org/me/fork"
+
+
+def test_parameters_can_be_overridden_from_the_command_line(monkeypatch, capsys):
+    import utils.notebooks as nbmod
+
+    seen = []
+    monkeypatch.setattr(nbmod, "execute_notebook", lambda path, parameters: seen.append((path, parameters)))
+    assert (
+        nbmod.main(["notebooks/3_lm_gpt2.ipynb", "--set", 'EXPERIMENT_NAMES=["kogpt2_0"]', "--set", "SEED=3"])
+        == 0
+    )
+    assert seen == [
+        (Path("notebooks/3_lm_gpt2.ipynb"), {"PROFILE": "cpu", "EXPERIMENT_NAMES": ["kogpt2_0"], "SEED": 3})
+    ]
+    with pytest.raises(SystemExit) as exit_info:
+        nbmod.main(["notebooks/3_lm_gpt2.ipynb", "--set", "SEED=three"])
+    assert exit_info.value.code == 2 and "--set 'SEED=three'" in capsys.readouterr().err

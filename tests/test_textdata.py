@@ -142,3 +142,15 @@ def test_a_label_named_twice_in_a_sentence_or_left_dangling_is_a_problem():
     assert validate_comment("건물이 멋있어요. 비행기가 🏢", "건물, 비행기")[0] == dangling + "비행기"
     assert validate_comment("힘내요! 스키가 🍀 헬멧이 깔끔해요. 🪴", "스키, 헬멧")[0] == dangling + "스키"
     assert validate_comment("스키가 좋아요 🍀", "스키") == []
+
+
+def test_a_particle_in_the_wrong_form_after_a_label_is_rejected():
+    from utils.text.dataset import particle_errors, validate_comment
+
+    assert particle_errors("병가 예뻐요! 드럼가 멋져요. 나무가 좋아요 🌳", ["병", "드럼", "나무"]) == [
+        "병가",
+        "드럼가",
+    ]
+    assert particle_errors("사람과 나무이 보여요 🌳", ["사람", "나무"]) == ["나무이"]
+    assert particle_errors("병이 예쁘고 드럼이 멋져요 🥁", ["병", "드럼"]) == []
+    assert "particle does not agree with the label: 병가" in validate_comment("병가 참 예뻐요! 🍾", "병")

@@ -4,6 +4,7 @@ COCO classes mapped onto them), and the label string that every later stage read
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -42,6 +43,10 @@ EMOTION_ALIASES: dict[str, str] = {
 
 # Classes that describe who is in the photo, not what it is about (reference §1).
 EXCLUDED_EN: tuple[str, ...] = ("Human face", "Clothing", "Man", "Woman", "Boy", "Girl")
+# A comment speaks of the person in a photo as 모습 or 분 ("웃는 모습", "두 분"), seldom as 사람:
+# either word names a people label (coverage, the checks, the guided decoding).
+PEOPLE_EN: tuple[str, ...] = ("Person", "Man", "Woman", "Boy", "Girl")
+_PERSON_WORD = re.compile(r"모습|(?<![가-힣])분(?:들)?(?:께서|이|은|의|께|도|과|을)?(?![가-힣])")
 
 
 class UnknownLabelError(ValueError):
@@ -160,3 +165,14 @@ def split_labels(labels: Iterable[str]) -> tuple[list[str], list[str]]:
     """(emotions, objects) of already canonical labels, order kept."""
     labels = list(labels)
     return [x for x in labels if x in EMOTION_KO], [x for x in labels if x not in EMOTION_KO]
+
+
+@lru_cache(maxsize=1)
+def people_ko() -> frozenset[str]:
+    """The Korean names of the people classes (사람, 남자, 여자, 소년, 소녀)."""
+    return frozenset(c["ko"] for c in oiv7_classes() if c["en"] in PEOPLE_EN)
+
+
+def label_named(label: str, text: str) -> bool:
+    """Whether ``text`` names ``label``: its own word, or for a people label 모습 or 분 as well."""
+    return label in text or (label in people_ko() and _PERSON_WORD.search(text) is not None)

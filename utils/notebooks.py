@@ -8,6 +8,7 @@ Run as ``python -m utils.notebooks [NOTEBOOK ...] [--profile cpu]`` to refresh c
 from __future__ import annotations
 
 import argparse
+import ast
 import sys
 import time
 from pathlib import Path
@@ -68,15 +69,31 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m utils.notebooks", description=__doc__)
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook")
     parser.add_argument("--profile", default="cpu")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a parameter with a Python literal, e.g. --set 'EXPERIMENT_NAMES=[\"kogpt2_0\"]'",
+    )
     args = parser.parse_args(argv)
     check_profile(args.profile)
+    overrides = {}
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        try:
+            overrides[name.strip()] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            parser.error(f"--set {item!r}: expected NAME=VALUE with a Python literal value")
+        if not sep or not name.strip().isidentifier():
+            parser.error(f"--set {item!r}: expected NAME=VALUE")
     for path in args.notebooks or all_notebooks():
         start = time.perf_counter()
         print(
             f"executing {path.relative_to(ROOT) if path.is_absolute() else path} ({args.profile}) ...",
             flush=True,
         )
-        execute_notebook(path, {"PROFILE": args.profile})
+        execute_notebook(path, {"PROFILE": args.profile} | overrides)
         print(f"  done in {time.perf_counter() - start:.0f} s", flush=True)
     return 0
 

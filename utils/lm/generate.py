@@ -18,7 +18,7 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
-from utils.labels import is_emotion, parse_labels
+from utils.labels import is_emotion, label_named, parse_labels, people_ko
 from utils.lm.data import IGNORE_INDEX, gpt2_rows, make_collator, prompt_for
 from utils.lm.decoding import Decoding, candidate_order, get_decoding, object_labels, pick_best
 from utils.text.dataset import LABEL_PARTICLES, count_emojis, ends_sentence, is_cut_off
@@ -59,6 +59,17 @@ _JOINERS = ("와", "과", "랑", "이랑", "하고", ",", "도")
 # What may follow a label the guide put at the start of a phrase: a particle, or a new word.
 _PARTICLES_AFTER_LABEL = set(LABEL_PARTICLES)
 _WORD_START = "\u2581"  # sentencepiece's mark of a piece that starts a word
+
+
+# What the guide writes for a missing people label: the data speaks of a person as 모습 or 분, never
+# as 사람, so a forced "사람" leaves the model lost ("사람 시원해 보여요"); a phrase it knows does not.
+PERSON_GUIDE_TEXT = "자연스러운 모습"
+
+
+def guide_text(label: str) -> str:
+    """The words the label guide puts in for a missing ``label``: the label itself, or for a people
+    label (사람, 남자, …) a phrase that names the person as the training comments do."""
+    return PERSON_GUIDE_TEXT if label in people_ko() else label
 
 
 def tokens_not_after_label(tokenizer) -> tuple[list[int], list[int]]:
@@ -110,7 +121,7 @@ class LabelGuide(LogitsProcessor):
             for labels in label_strings
         ]
         self.pieces = {
-            o: tokenizer(word_prefix + o, add_special_tokens=False)["input_ids"]
+            o: tokenizer(word_prefix + guide_text(o), add_special_tokens=False)["input_ids"]
             for objs in self.objects
             for o in objs
         }
@@ -156,7 +167,7 @@ class LabelGuide(LogitsProcessor):
             objects = self.objects[row // self.num_beams]
             if not objects:
                 continue
-            missing = [o for o in objects if o not in text]
+            missing = [o for o in objects if not label_named(o, text)]
             forced = self._forced_next(generated, missing)
             if forced is not None:
                 scores[row] = -float("inf")
@@ -173,6 +184,9 @@ class LabelGuide(LogitsProcessor):
             room = self.max_new_tokens - len(generated) - sum(len(self.pieces[m]) + 3 for m in missing)
             if room <= 0 or self._may_start_label(text, objects, self.emotional[row // self.num_beams]):
                 for label in missing:
+                    # A person's phrase never opens the comment: the opener carries the tone.
+                    if room > 0 and not text.strip() and label in people_ko():
+                        continue
                     scores[row, self.pieces[label][0]] += self.bias
         return scores
 

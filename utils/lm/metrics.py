@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from utils.labels import parse_labels, split_labels
+from utils.labels import label_named, parse_labels, split_labels
 from utils.paths import shown_path
 from utils.text.dataset import count_emojis, has_question
 from utils.text.style_check import comment_tone, speech_level
@@ -39,7 +39,7 @@ def label_coverage(comment: str, labels: str) -> float:
     _, objects = split_labels(parse_labels(labels, strict=False))
     if not objects:
         return 1.0
-    return sum(o in comment for o in objects) / len(objects)
+    return sum(label_named(o, comment) for o in objects) / len(objects)
 
 
 def comment_stats(comments: Sequence[str], labels: Sequence[str]) -> dict[str, float]:

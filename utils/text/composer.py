@@ -13,9 +13,13 @@ about the person; no "also" (…도) remark comes first.
 
 Grounding (everyday photos: ``utils.text.grounding``): every class without remarks of its own gets
 its kind's (``data/phrases/kinds.json``: animals, food, vehicles, places …); a person is spoken of
-as a person, never as a thing ("사람이 함께 담겨 …", "사람과 강아지가 함께한 순간 …"); openers and
-closers show no mood the labels do not give and name no object; the end emoji is one of the
-labels' own emojis or their kind's. A draft is checked against all the labels, emotions included.
+as people are, as 모습 or 분 ("자연스러운 모습이 …", "강아지와 함께한 모습이 …", "두 분의 모습이 …"),
+never as a thing or an item of a list; no remark names more than two things, and a kind name beside
+its own kind's things is said once with them ("레몬과 오렌지 같은 과일이 …"); openers and closers
+show no mood the labels do not give and name no object; the end emoji depicts one of the labels
+(``objects`` of emojis.json, never the ``loose`` ones), else it is their kind's or a generic one.
+After a sad, angry or startled face no remark cheers ("떠나고 싶어져요", "군침이 돌아요"). A draft is
+checked against all the labels, emotions included.
 
 Styles: 반말 uses the casual forms of the banks (``utils.text.phrases.to_casual``, an explicit rule
 table); a tone other than 다정한 takes its openers, closers and emojis from
@@ -42,6 +46,9 @@ from utils.text.words import mixed_submoods, noticeable_words
 
 NO_EMOTION = "없음"
 TARGET_CHARS = 80  # the reference's comments: mean 41, max 92 characters
+REFERENCE_MAX_CHARS = 92
+MAX_SENTENCES = 4
+_SENTENCE_STOPS = re.compile(r"[^.!?]+[.!?]")
 _PLACEHOLDER = re.compile(r"\{(obj|a|b|list)(?::([^}]+))?\}")
 BRIGHT_MOODS = ("기쁨", NO_EMOTION)  # faces a playful opener suits
 REDRAWS = 8  # draws of remarks, then of the closer, until none repeats a word of the parts before
@@ -56,14 +63,15 @@ _ALSO = re.compile(r"\{(obj|list):도\}")
 def phrase_banks() -> dict[str, dict]:
     """openers, closers, objects, generic, kinds and emojis, as shipped in data/phrases. ``generic``
     also lists the kinds' templates after its own (single: each kind's single remarks and people's
-    joy and with remarks; pair: pair and people's together remarks; many: list and people's scene
-    remarks), so that it holds every template a remark that is not an object's own comes from."""
+    joy and clouded ones; pair: pair, food-in-a-dish and people's together remarks; many: list and
+    kind-name remarks), so that it holds every template a remark that is not an object's own comes
+    from."""
     banks = {name: load_bank(name) for name in ("openers", "closers", "objects", "emojis")}
     kinds = kind_banks()
     generic = {part: list(phrases) for part, phrases in load_bank("generic").items()}
     for bank in kinds.values():
         for part, phrases in bank.items():
-            merged = {"with": "single", "joy": "single", "scene": "many"}.get(part, part)
+            merged = {"joy": "single", "clouded": "single", "in": "pair", "hyper": "many"}.get(part, part)
             merged = "pair" if part.startswith("together:") else merged
             generic[merged] += [p for p in phrases if p not in generic[merged]]
     return banks | {"generic": generic, "kinds": kinds}
@@ -71,7 +79,8 @@ def phrase_banks() -> dict[str, dict]:
 
 def kind_banks() -> dict[str, dict[str, list[str]]]:
     """data/phrases/kinds.json: per kind of thing, its single, pair and list remarks."""
-    return {k: v for k, v in load_bank("kinds").items() if k not in ("about", "as_kind")}
+    notes = ("about", "as_kind", "hypernyms", "containers")
+    return {k: v for k, v in load_bank("kinds").items() if k not in notes}
 
 
 @cache
@@ -169,7 +178,46 @@ def _not_also(templates: list[str]) -> list[str]:
 
 
 # A person's state that a sad, angry or startled face contradicts (편안해 보여요 under 슬픔).
-_AT_EASE = re.compile(r"편안해 보|여유로워 보|행복해 보|평온해 보|느긋|한가로")
+_AT_EASE = re.compile(r"편안해 보|편안한 모습|여유로워 보|행복해 보|평온해 보|느긋|한가로|즐기는|즐거워 보")
+# Cheer that reads as a clash after a sad, angry or startled face (떠나고 싶어져요 after 슬픔).
+_CHEERFUL = re.compile(
+    r"떠나고 싶|군침|입맛|먹음직|재미|활기|신기|특별|반짝|설레|즐거|신나|배고파|건배|놀러|귀여워"
+)
+
+
+def _quiet(templates: list[str], mood: str) -> list[str]:
+    """The templates that fit the mood: none with cheer under a sad, angry or startled face."""
+    if mood in BRIGHT_MOODS:
+        return templates
+    return [t for t in templates if not _CHEERFUL.search(t)] or templates
+
+
+@cache
+def _hypernym_table() -> dict[str, frozenset[str] | str]:
+    spec = load_bank("kinds")["hypernyms"]
+    return {en: v if isinstance(v, str) else frozenset(v) for en, v in spec.items() if en != "about"}
+
+
+def _hypernyms(things: list[str]) -> list[tuple[str, list[str]]]:
+    """(kind name, the labels it covers) for each label among ``things`` that names the kind of
+    others (과일 beside 레몬 and 오렌지), at most two covered labels each."""
+    out = []
+    for label in things:
+        covers = _hypernym_table().get(_english_key(label) or "")
+        if covers is None:
+            continue
+        covered = [
+            t for t in things
+            if t != label and (remark_kind(t) == covers if isinstance(covers, str) else _english_key(t) in covers)
+        ]  # fmt: skip
+        if covered:
+            out.append((label, covered[:2]))
+    return out
+
+
+@cache
+def _containers() -> frozenset[str]:
+    return frozenset(load_bank("kinds")["containers"]["classes"])
 
 
 def _for_mood(templates: list[str], mood: str) -> list[str]:
@@ -231,14 +279,22 @@ class OfflineComposer:
         mood = self._mood(rng, banks, emotions)
         opener = rng.choice(banks.openers[mood])
         used = noticeable_words(opener)
-        remarks = self._remarks(rng, banks, objects, mood)
-        for _ in range(REDRAWS):  # no content word of the opener again, nor one remark's in the next
-            words = [noticeable_words(r) for r in remarks]
-            if not any(w & used for w in words) and all(
-                not (a & b) for i, a in enumerate(words) for b in words[i + 1 :]
-            ):
-                break
+        # Redrawn until no content word of the opener comes again, nor one remark's in the next,
+        # and the remarks fit the target length (many objects: the draw with the shortest text).
+        fallback: list[str] | None = None
+        for _ in range(REDRAWS + 1):
             remarks = self._remarks(rng, banks, objects, mood)
+            words = [noticeable_words(r) for r in remarks]
+            if any(w & used for w in words) or any(
+                a & b for i, a in enumerate(words) for b in words[i + 1 :]
+            ):
+                continue
+            if len(" ".join(remarks)) + len(remarks) + 3 <= TARGET_CHARS:
+                break
+            if fallback is None or len("".join(remarks)) < len("".join(fallback)):
+                fallback = remarks
+        else:
+            remarks = fallback or remarks
         used = used.union(*(noticeable_words(r) for r in remarks))
         closers = banks.closers[mood]
         closer = rng.choice(closers)
@@ -248,7 +304,8 @@ class OfflineComposer:
             closer = rng.choice(closers)
         mood_emoji = rng.choice(banks.mood_emojis[mood])
         end_emoji = self._end_emoji(rng, banks, objects, avoid=mood_emoji)
-        body = " ".join(f"{r}{rng.choice('.!')}" for r in remarks)
+        stops = ".!" if mood in BRIGHT_MOODS else "."  # no exclaiming about things beside a sad face
+        body = " ".join(f"{r}{rng.choice(stops)}" for r in remarks)
         # Longest first; shorter forms drop the closer, then the opener, to stay near the target.
         candidates = [
             f"{opener}! {mood_emoji} {body} {closer}{rng.choice('.!')} {end_emoji}",
@@ -256,14 +313,23 @@ class OfflineComposer:
             f"{body} {closer}{rng.choice('.!')} {mood_emoji}",
             f"{body} {end_emoji}",
         ]
+        if mood != NO_EMOTION:  # a face's feeling is never left out: the opener or the closer says it
+            candidates = candidates[:3]
         if not objects:
             candidates = [f"{opener}! {mood_emoji} {closer}{rng.choice('.!')}", f"{opener}! {mood_emoji}"]
         if banks.tone_phrases:  # a non-default tone must show in the comment
             marks = [p for p in (opener, closer) if p in banks.tone_phrases]  # the closer always is
             candidates = [c for c in candidates if any(p in c for p in marks)]
+        # Four sentences at most, five for five objects or more (the opener or the closer gives way).
+        most = MAX_SENTENCES + (len(objects) >= 5)
+        candidates = [c for c in candidates if len(_SENTENCE_STOPS.findall(c)) <= most] or candidates[-1:]
         fitting = [c for c in candidates if len(c) <= TARGET_CHARS]
+        if fitting in ([], candidates[-1:]) and len(candidates) > 1:
+            # Many objects: a comment a little longer, up to the reference's longest, keeps the
+            # opener or the closer that gives it its tone, rather than only the remarks.
+            fitting = [c for c in candidates[:-1] if len(c) <= REFERENCE_MAX_CHARS] or fitting
         if not fitting:
-            return candidates[-1]
+            return min(candidates, key=len)
         # Prefer richer comments, but not always the longest: varied lengths read naturally.
         return fitting[0] if rng.random() < 0.6 else rng.choice(fitting)
 
@@ -283,64 +349,87 @@ class OfflineComposer:
     def _remarks(
         self, rng: random.Random, banks: StyleBanks, objects: list[str], mood: str = NO_EMOTION
     ) -> list[str]:
-        """One remark per object for one or two objects, else one list remark; a body part (코,
-        팔) gets its own remark about the person, never a place in a list of things. A person
-        (사람) is spoken of as a person, never as an item: with one object, a remark of both (사람과
-        강아지가 함께한 순간이 …) or one of the person beside the object's; with more, one of the
-        scene; with what they wear, one of the person, then of the outfit. No remark opens with an
-        "also" (…도) that has nothing before it."""
+        """The remarks of a comment, one sentence each: a body part (코, 팔) gets its own remark
+        about the person; a person is spoken of as people are (모습, 두 분), never as an item of a
+        list, and with one other thing may share its remark ("강아지와 함께한 모습이 …"); the other
+        things go at most two to a remark (``_group``). No remark opens with an "also" (…도)."""
         if not objects:
             return []
         parts = [o for o in objects if _english_key(o) in BODY_PARTS]
         people = [o for o in objects if o not in parts and remark_kind(o) == "people"]
         things = [o for o in objects if o not in parts and o not in people]
         remarks = [self._single(rng, banks, p, mood, first=i == 0) for i, p in enumerate(parts)]
-        if people and things and all(remark_kind(t) == "clothing" for t in things):
-            # What a person wears is not beside them: a remark of the person, then of the outfit.
-            remarks += self._group(rng, banks, people, mood, first=not remarks)
-            return remarks + self._group(rng, banks, things, mood, first=False)
-        if people and things:
+        if people:
             bank = banks.kinds["people"]
-            with_others = _for_mood(bank["with"], mood)
-            if len(people) == 1 and len(things) == 1:
-                together = bank.get(f"together:{remark_kind(things[0])}", [])
-                if together and rng.random() < 0.5:
-                    # Label order for {a} and {b}: the templates read well either way round.
-                    a, b = [o for o in objects if o in (people[0], things[0])]
-                    return remarks + [fill(rng.choice(together), a=a, b=b)]
-                return remarks + [
-                    fill(rng.choice(with_others), obj=people[0]),
-                    self._single(rng, banks, things[0], mood),
-                ]
-            if len(people) == 1 and len(things) == 2 and rng.random() < 0.5:
-                remarks.append(fill(rng.choice(with_others), obj=people[0]))
-                return remarks + [self._single(rng, banks, t, mood) for t in things]
-            # More: one remark of the scene, the person in it (사람, 버스와 건물이 담긴 풍경이 정겨워요).
-            scene = [o for o in objects if o in people or o in things]
-            return remarks + [fill(rng.choice(bank["scene"]), items=scene)]
-        return remarks + self._group(rng, banks, people or things, mood, first=not remarks)
+            # One person with one thing now and then, or with many things always (to stay short),
+            # shares a remark with one of them.
+            many = len(objects) >= 4
+            if len(people) == 1 and things and (many or (len(things) == 1 and rng.random() < 0.5)):
+                for thing in things:
+                    together = _for_mood(bank.get(f"together:{remark_kind(thing)}", []), mood)
+                    if together:
+                        remarks.append(fill(rng.choice(together), obj=thing))
+                        rest = [t for t in things if t != thing]
+                        return remarks + self._group(rng, banks, rest, mood, first=False, short=many)
+            if len(people) == 1:
+                remarks.append(self._single(rng, banks, people[0], mood, first=not remarks))
+            else:
+                remarks.append(rng.choice(bank["pair"] if len(people) == 2 else bank["many"]))
+        return remarks + self._group(rng, banks, things, mood, first=not remarks, short=len(objects) >= 4)
 
     def _group(
-        self, rng: random.Random, banks: StyleBanks, things: list[str], mood: str, first: bool
+        self,
+        rng: random.Random,
+        banks: StyleBanks,
+        things: list[str],
+        mood: str,
+        first: bool,
+        short: bool = False,
     ) -> list[str]:
-        """Remarks for objects that are not body parts: one for one, one each or a pair remark for
-        two, a list remark for more; a pair or list of one kind may take that kind's remark."""
+        """Remarks for things, never more than two to a remark and never a list of unlike things:
+        a kind name with its own kind's things is said once with them ("레몬과 오렌지 같은 과일이"),
+        a plate or a cup with a food or drink in one remark ("접시에 담긴 새우가"), three of one
+        kind may share its list remark, two of one kind its pair remark, the rest one each; two
+        things alone may also take a generic pair remark."""
         if not things:
             return []
-        if len(things) == 1:
-            return [self._single(rng, banks, things[0], mood, first=first)]
-        kinds = {remark_kind(t) for t in things}
-        own_kind = banks.kinds.get(kinds.pop() or "", {}) if len(kinds) == 1 else {}
-        if len(things) == 2:
-            if rng.random() < 0.5:
-                return [
-                    self._single(rng, banks, things[0], mood, first=first),
-                    self._single(rng, banks, things[1], mood),
-                ]
-            templates = own_kind.get("pair") if rng.random() < 0.5 else None
-            return [fill(rng.choice(templates or banks.generic["pair"]), a=things[0], b=things[1])]
-        templates = own_kind.get("many") if rng.random() < 0.5 else None
-        return [fill(rng.choice(templates or _not_also(banks.generic["many"])), items=things)]
+        remarks: list[str] = []
+        pool = list(things)
+        for hyper, covered in _hypernyms(pool):
+            templates = banks.kinds[remark_kind(hyper)].get("hyper")
+            if templates:
+                remarks.append(fill(rng.choice(templates), obj=hyper, items=covered))
+                pool = [t for t in pool if t != hyper and t not in covered]
+        for container in [t for t in pool if _english_key(t) in _containers()]:
+            food = [
+                t for t in pool if remark_kind(t) == "food_drink" and _english_key(t) not in _containers()
+            ]
+            if food and container in pool and rng.random() < 0.7:
+                remarks.append(fill(rng.choice(banks.kinds["food_drink"]["in"]), a=container, b=food[0]))
+                pool = [t for t in pool if t not in (container, food[0])]
+        kinds = {remark_kind(t) for t in pool}
+        if len(pool) == 3 and len(kinds) == 1 and rng.random() < 0.5:
+            many = banks.kinds.get(kinds.pop() or "", {}).get("many")
+            if many:
+                return remarks + [fill(rng.choice(_quiet(many, mood)), items=pool)]
+        while pool:
+            head = pool.pop(0)
+            crowded = short or len(pool) >= 2  # many things: pair them, to stay short
+            mate = next((t for t in pool if remark_kind(t) == remark_kind(head)), None)
+            pair = banks.kinds.get(remark_kind(head) or "", {}).get("pair")
+            if (
+                not (mate and pair)
+                and pool
+                and (crowded or (len(pool) == 1 and not remarks and rng.random() < 0.3))
+            ):
+                # Unlike things share a generic pair remark when many, and two alone now and then.
+                mate, pair = pool[0], banks.generic["pair"]
+            if mate and pair and (crowded or rng.random() < 0.5):
+                pool.remove(mate)
+                remarks.append(fill(rng.choice(_quiet(pair, mood)), a=head, b=mate))
+            else:
+                remarks.append(self._single(rng, banks, head, mood, first=first and not remarks))
+        return remarks
 
     def _single(
         self, rng: random.Random, banks: StyleBanks, label: str, mood: str = NO_EMOTION, first: bool = False
@@ -354,8 +443,12 @@ class OfflineComposer:
         bank = (banks.objects.get(key) if key else None) or kind.get("single") or banks.generic["single"]
         if kind_name == "people":
             bank = _for_mood(bank, mood)
-            if mood == "기쁨" and kind.get("joy") and rng.random() < 0.4:
+            if mood == "기쁨" and kind.get("joy") and rng.random() < 0.5:
                 bank = kind["joy"]
+            elif mood not in BRIGHT_MOODS and kind.get("clouded") and rng.random() < 0.5:
+                bank = kind["clouded"]
+        else:
+            bank = _quiet(bank, mood)
         return fill(rng.choice(_not_also(bank) if first else bank), obj=label)
 
     def _end_emoji(self, rng: random.Random, banks: StyleBanks, objects: list[str], avoid: str) -> str:

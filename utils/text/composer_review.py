@@ -13,6 +13,7 @@ closer after it, and the object or generic template each remark fills.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import re
@@ -25,8 +26,9 @@ import tossi
 from utils import labels as vocab
 from utils.text.composer import (
     BODY_PARTS,
+    MAX_SENTENCES,
     NO_EMOTION,
-    TARGET_CHARS,
+    REFERENCE_MAX_CHARS,
     OfflineComposer,
     _english_key,
     fill,
@@ -98,11 +100,15 @@ def _remark_templates(objects: list[str]) -> list[tuple[str, str, str]]:
         out += [("generic:single", t, fill(t, obj=obj)) for t in banks["generic"]["single"]]
     # Body parts get remarks of their own and stay out of the pair and list remarks.
     things = [o for o in objects if _english_key(o) not in BODY_PARTS]
-    for group in {tuple(objects), tuple(things)}:
-        if len(group) == 2:
-            out += [("generic:pair", t, fill(t, a=group[0], b=group[1])) for t in banks["generic"]["pair"]]
-        if len(group) > 2:
-            out += [("generic:many", t, fill(t, items=list(group))) for t in banks["generic"]["many"]]
+    # A pair remark may join any two of them (people's together remarks: {obj} is the other thing);
+    # the composer never pairs a body part, which ``body_part_listed`` looks for.
+    for a, b in itertools.permutations(objects, 2):
+        out += [("generic:pair", t, fill(t, obj=b, a=a, b=b)) for t in banks["generic"]["pair"]]
+    if len(things) > 2:  # a list of one kind, or a kind name with its own kind's things
+        for head in things:
+            rest = [t for t in things if t != head]
+            out += [("generic:many", t, fill(t, obj=head, items=rest)) for t in banks["generic"]["many"]]
+            out += [("generic:many", t, fill(t, items=things)) for t in banks["generic"]["many"]]
     return out
 
 
@@ -146,7 +152,6 @@ _SPACING = re.compile(r" {2,}| [.,!?~]|[.,!?][가-힣A-Za-z]|^\s|\s$|[.!?][.!?]"
 _PARTICLE_PAIRS = (("이", "가"), ("을", "를"), ("은", "는"), ("와", "과"), ("으로", "로"))
 _DOUBLE_SUBJECT = re.compile(r"[가-힣][이가] [가-힣]+[이가] 느껴")
 _SENTENCE = re.compile(r"[^.!?]+[.!?]")
-MAX_SENTENCES = 4
 MIN_CHARS = 15
 
 
@@ -222,8 +227,17 @@ def nonsense_link(row: Row) -> bool:
 def hollow_harmony(row: Row) -> bool:
     """A pair or list sentence that says the objects suit or blend with each other (어울려요,
     어우러져, 조화), which is empty or false for most drawn combinations (악어, 타이어와 나무의 조화)."""
+    # A person with what they wear or where they stand (코트가 잘 어울리는 모습) is a real relation.
+    people = {
+        t
+        for part, ts in phrase_banks()["kinds"]["people"].items()
+        if part.startswith("together:")
+        for t in ts
+    }
     return any(
-        r["bank"] in ("generic:pair", "generic:many") and HARMONY_CLAIM.search(r["template"])
+        r["bank"] in ("generic:pair", "generic:many")
+        and HARMONY_CLAIM.search(r["template"])
+        and r["template"] not in people
         for r in row["origin"]["remarks"]
     )
 
@@ -256,9 +270,12 @@ def body_part_listed(row: Row) -> bool:
 
 
 def length_outlier(row: Row) -> bool:
-    """More than four sentences, over the composer's 80-character target, or under 15 characters."""
+    """More than four sentences (five for five objects or more, whose remarks go two to a sentence
+    at most), over the reference's longest comment (92 characters), or under 15."""
     text = row["comment"]
-    return len(_SENTENCE.findall(text)) > MAX_SENTENCES or not MIN_CHARS <= len(text) <= TARGET_CHARS
+    objects = vocab.split_labels(vocab.parse_labels(row["labels"], strict=False))[1]
+    most = MAX_SENTENCES + (len(objects) >= 5)
+    return len(_SENTENCE.findall(text)) > most or not MIN_CHARS <= len(text) <= REFERENCE_MAX_CHARS
 
 
 DETECTORS: dict[str, Callable[[Row], bool]] = {

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from utils.labels import parse_labels, split_labels
+from utils.labels import label_named, parse_labels, split_labels
 from utils.text.grounding import grounding_problems
 from utils.text.styles import DEFAULT_STYLE, Style, model_input, parse_style, split_model_input
 
@@ -306,14 +306,32 @@ def dangling_labels(comment: str, objects: Sequence[str]) -> list[str]:
     ]  # fmt: skip
 
 
+_AGREEING = ("이", "가", "은", "는", "을", "를", "와", "과")
+
+
+def particle_errors(comment: str, objects: Sequence[str]) -> list[str]:
+    """Labels followed by a particle in the form their last syllable does not take ("병가",
+    "드럼가", "나무이"), a slip of a small text model after the label guide put the label in."""
+    import tossi
+
+    out = []
+    for label in dict.fromkeys(objects):
+        for particle in re.findall(
+            rf"(?<![가-힣]){re.escape(label)}({'|'.join(_AGREEING)})(?![가-힣])", comment
+        ):
+            if tossi.postfix(label, particle) != label + particle:
+                out.append(label + particle)
+    return list(dict.fromkeys(out))
+
+
 def validate_comment(
     comment: str, labels: str | Sequence[str], style: str | Style | None = None
 ) -> list[str]:
     """Problems of a generated comment for its labels; an empty list means it is usable.
 
     Checks: empty, cut off, over 120 characters, a question, no Hangul, no emoji, every object
-    label mentioned (emotions need not be named: they set the tone), none named twice in a sentence
-    and no sentence ending on a label; nothing the labels do not give (an object, a smile, an emoji of
+    label mentioned (emotions need not be named: they set the tone), none named twice in a sentence,
+    no sentence ending on a label and no particle in the wrong form after one ("병가"); nothing the labels do not give (an object, a smile, an emoji of
     another thing) and no label left as a fragment (``utils.text.grounding``). With ``style``, also
     the speech level of every sentence and the tone (``utils.text.style_check.style_problems``).
     ``labels`` may carry a model-input style prefix (``반말 · 유쾌한 | 기쁨, 안경``).
@@ -336,7 +354,7 @@ def validate_comment(
         parse_labels(split_model_input(labels)[0], strict=False) if isinstance(labels, str) else list(labels)
     )
     _, objects = split_labels(names)
-    missing = [o for o in objects if o not in text]
+    missing = [o for o in objects if not label_named(o, text)]
     if missing:
         problems.append("label not mentioned: " + ", ".join(missing))
     twice = named_twice(text, objects)
@@ -345,6 +363,9 @@ def validate_comment(
     dangling = dangling_labels(text, objects)
     if dangling:
         problems.append("sentence ends after a label: " + ", ".join(dangling))
+    wrong_particles = particle_errors(text, objects)
+    if wrong_particles:
+        problems.append("particle does not agree with the label: " + ", ".join(wrong_particles))
     problems += grounding_problems(text, names)
     if style is not None:
         from utils.text.style_check import style_problems  # kiwipiepy: loaded only when a style is checked

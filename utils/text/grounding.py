@@ -139,8 +139,8 @@ def unfounded_moods(comment: str, labels: Sequence[str]) -> list[str]:
 
 @lru_cache(maxsize=1)
 def _object_emojis() -> dict[str, frozenset[str]]:
-    """Emoji → the Korean labels it stands for; emojis also used for moods, tones or nothing in
-    particular (✨, 🙂, 📸, 🌿) stand for no object."""
+    """Emoji → the Korean labels it depicts (``objects`` of emojis.json); emojis also used for
+    moods, tones or nothing in particular (✨, 🙂, 📸, 🌿) depict no object."""
     data = json.loads(EMOJIS_FILE.read_text(encoding="utf-8"))
     tones = json.loads(STYLES_FILE.read_text(encoding="utf-8"))
     general = {e for emojis in data["emotions"].values() for e in emojis}
@@ -154,15 +154,27 @@ def _object_emojis() -> dict[str, frozenset[str]]:
     return {emoji: frozenset(names) for emoji, names in table.items()}
 
 
+@lru_cache(maxsize=1)
+def _allowed_emojis() -> dict[str, frozenset[str]]:
+    """Korean label → the emojis that go with it without depicting it: its ``loose`` ones (🍽️ for
+    a table) and its kind's end emojis (🐾 for any animal)."""
+    data = json.loads(EMOJIS_FILE.read_text(encoding="utf-8"))
+    return {
+        c["ko"]: frozenset(data["loose"].get(c["en"], []) + data["kinds"].get(kind_of(c["ko"]) or "", []))
+        for c in vocab.oiv7_classes()
+    }
+
+
 def foreign_emojis(comment: str, labels: Sequence[str]) -> list[str]:
-    """Emojis that stand for objects, none of which the labels give (💄 under a motorcycle)."""
+    """Emojis that depict objects, none of which the labels give (💄 under a motorcycle, 🐶
+    under a cat), unless one of the labels goes with it (🍽️ under a table)."""
     given = set(labels)
-    kinds = {kind_of(label) for label in given}
-    out = []
-    for emoji, names in _object_emojis().items():
-        if emoji in comment and not names & given and not {kind_of(n) for n in names} & kinds - {"things"}:
-            out.append(emoji)
-    return out
+    allowed = frozenset().union(*(_allowed_emojis().get(label, frozenset()) for label in given))
+    return [
+        emoji
+        for emoji, names in _object_emojis().items()
+        if emoji in comment and not names & given and emoji not in allowed
+    ]
 
 
 def label_fragments(comment: str, labels: Sequence[str]) -> list[str]:
