@@ -19,12 +19,14 @@ import random
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
+from functools import cache
 from pathlib import Path
 
 import tossi
 
 from utils import labels as vocab
 from utils.text.composer import (
+    _SENTENCE_STOPS,
     BODY_PARTS,
     MAX_SENTENCES,
     NO_EMOTION,
@@ -105,10 +107,10 @@ def _remark_templates(objects: list[str]) -> list[tuple[str, str, str]]:
     for a, b in itertools.permutations(objects, 2):
         out += [("generic:pair", t, fill(t, obj=b, a=a, b=b)) for t in banks["generic"]["pair"]]
     if len(things) > 2:  # a list of one kind, or a kind name with its own kind's things
+        out += [("generic:many", t, fill(t, items=things)) for t in banks["generic"]["many"]]
         for head in things:
             rest = [t for t in things if t != head]
             out += [("generic:many", t, fill(t, obj=head, items=rest)) for t in banks["generic"]["many"]]
-            out += [("generic:many", t, fill(t, items=things)) for t in banks["generic"]["many"]]
     return out
 
 
@@ -151,7 +153,6 @@ HARMONY_CLAIM = re.compile(r"어울|어우러|조화")
 _SPACING = re.compile(r" {2,}| [.,!?~]|[.,!?][가-힣A-Za-z]|^\s|\s$|[.!?][.!?]")
 _PARTICLE_PAIRS = (("이", "가"), ("을", "를"), ("은", "는"), ("와", "과"), ("으로", "로"))
 _DOUBLE_SUBJECT = re.compile(r"[가-힣][이가] [가-힣]+[이가] 느껴")
-_SENTENCE = re.compile(r"[^.!?]+[.!?]")
 MIN_CHARS = 15
 
 
@@ -227,19 +228,20 @@ def nonsense_link(row: Row) -> bool:
 def hollow_harmony(row: Row) -> bool:
     """A pair or list sentence that says the objects suit or blend with each other (어울려요,
     어우러져, 조화), which is empty or false for most drawn combinations (악어, 타이어와 나무의 조화)."""
-    # A person with what they wear or where they stand (코트가 잘 어울리는 모습) is a real relation.
-    people = {
-        t
-        for part, ts in phrase_banks()["kinds"]["people"].items()
-        if part.startswith("together:")
-        for t in ts
-    }
     return any(
         r["bank"] in ("generic:pair", "generic:many")
         and HARMONY_CLAIM.search(r["template"])
-        and r["template"] not in people
+        and r["template"] not in _people_together()
         for r in row["origin"]["remarks"]
     )
+
+
+@cache
+def _people_together() -> frozenset[str]:
+    """People's remarks with one thing: a person with what they wear or where they stand (코트가
+    잘 어울리는 모습) is a real relation, not a hollow one."""
+    bank = phrase_banks()["kinds"]["people"]
+    return frozenset(t for part, ts in bank.items() if part.startswith("together:") for t in ts)
 
 
 def dangling_reference(row: Row) -> bool:
@@ -275,7 +277,7 @@ def length_outlier(row: Row) -> bool:
     text = row["comment"]
     objects = vocab.split_labels(vocab.parse_labels(row["labels"], strict=False))[1]
     most = MAX_SENTENCES + (len(objects) >= 5)
-    return len(_SENTENCE.findall(text)) > most or not MIN_CHARS <= len(text) <= REFERENCE_MAX_CHARS
+    return len(_SENTENCE_STOPS.findall(text)) > most or not MIN_CHARS <= len(text) <= REFERENCE_MAX_CHARS
 
 
 DETECTORS: dict[str, Callable[[Row], bool]] = {

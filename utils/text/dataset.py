@@ -331,8 +331,9 @@ def validate_comment(
 
     Checks: empty, cut off, over 120 characters, a question, no Hangul, no emoji, every object
     label mentioned (emotions need not be named: they set the tone), none named twice in a sentence,
-    no sentence ending on a label and no particle in the wrong form after one ("병가"); nothing the labels do not give (an object, a smile, an emoji of
-    another thing) and no label left as a fragment (``utils.text.grounding``). With ``style``, also
+    no sentence ending on a label and no particle in the wrong form after one ("병가"); nothing the
+    labels do not give (an object, a smile, an emoji of another thing) and no label left as a
+    fragment (``utils.text.grounding``). With ``style``, also
     the speech level of every sentence and the tone (``utils.text.style_check.style_problems``).
     ``labels`` may carry a model-input style prefix (``반말 · 유쾌한 | 기쁨, 안경``).
     """
