@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from PIL import Image  # noqa: E402
-from pipeline_latency import build_online_detector, detector_names, make_photos  # noqa: E402  (benchmarks/ is this script's folder)
+from pipeline_latency import build_random_yolo, calibrated_conf, detector_names, make_photos  # noqa: E402  (benchmarks/ is this script's folder)
 
 from tests.app_server import running_app  # noqa: E402  (the page on a free port, as the tests serve it)
 from utils import vision  # noqa: E402
@@ -199,8 +199,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         photos, tag = tagged_photos(folder, wanted + 2)
-        weights, conf = build_online_detector(
-            folder, args.yaml, args.imgsz, photos[:8], keep=BOXES_PER_PHOTO, he=False
+        classes = {c["id"]: c["en"] for c in oiv7_classes()}
+        weights = build_random_yolo(folder, args.yaml, classes, args.imgsz, he=False)
+        conf = calibrated_conf(
+            vision.YoloObjectDetector, weights, args.imgsz, photos[:8], BOXES_PER_PHOTO, runtime=None
         )
         pipeline = CommentPipeline(detector_weights=weights, offline=True)
         for detector in pipeline.detectors:

@@ -1,29 +1,36 @@
 """The reference's way against ours on the same photos and models: photos/s, the share of each
 stage, peak memory; then milliseconds per comment.
 
-    .venv/bin/python benchmarks/pipeline_latency.py [--config online|offline|both] [--photos 8] [--batch-size 4]
+    .venv/bin/python benchmarks/pipeline_latency.py [--config online|online-face|offline|all] [--photos 8]
     .venv/bin/python benchmarks/pipeline_latency.py --smoke     # tiny sizes, seconds (the test suite runs it)
 
 - **The reference's way**: one photo at a time, every detector in PyTorch (ultralytics' predict
   for objects), then the T5 comment decoded greedily for that photo, with no checks; torch's
   default threads (all cores).
-- **Ours**: ``CommentPipeline.run_batch``: the detectors on the CPU runtime (OpenVINO,
-  ``utils.vision.runtime``), photos in batches, comments decoded with the label guide, checked
-  and resampled when they fail (the composer last); in one process with all cores, then in 2
+- **Ours**: ``CommentPipeline.run``: the detectors on the CPU runtime (OpenVINO,
+  ``utils.vision.runtime``), photos in batches (the next batch detected on a second thread while
+  this one's comments are written), comments decoded with the label guide, checked and
+  resampled when they fail (the composer last); in one process with all cores, then in 2
   processes started by torchrun with half the threads each, each taking its shard of the photos
   as ``python -m utils comment --results`` does.
 
-Configurations (both with the shipped text model ``models/default_t5``):
-- ``online``: the compute of the detector users get online — an ultralytics YOLOv8m built from
-  ``yolov8m.yaml`` with the 601 Open Images V7 classes (the real weights' architecture and head;
-  random weights, since the time does not depend on their values), at 640 px, plus the offline
-  face emotions. A confidence threshold keeps NMS realistic: without one every one of the 8,400
-  boxes of a photo goes to NMS (a flood); ultralytics' 0.25 keeps none of a random model's boxes
-  (so no labels and no text model). The threshold is the median, over the photos one at a time,
-  of the 8th-best box score left after NMS. Random-weight scores shift from photo to photo, so
-  photos keep from none to a hundred boxes: the table shows the mean each run kept.
-- ``offline``: the detectors that resolve with no weights (MTCNN faces, FER2013 emotions, OpenCV
-  people and cats).
+Configurations (all with the shipped text model ``models/default_t5``):
+- ``online``: the compute of the detectors users get online out of the box: an ultralytics
+  YOLOv8m built from ``yolov8m.yaml`` with the 601 Open Images V7 classes (the real weights'
+  architecture and head; random weights, since the time does not depend on their values), at
+  640 px, plus the offline face emotions (MTCNN + FER2013: the four-emotion face YOLO has no
+  public weights).
+- ``online-face``: the reference's own detector pair: the same YOLOv8m plus a four-emotion face
+  YOLOv10n (``yolov10n.yaml``) at 512 px, as the reference trained it and as a ``full`` run of
+  ``notebooks/2_od_yolo_finetuning`` gives it to the pipeline.
+- ``offline``: the detectors that resolve with no weights (COCO objects on the TF.js runner,
+  MTCNN faces, FER2013 emotions).
+
+A confidence threshold keeps NMS realistic: without one every one of the 8,400 boxes of a photo
+goes to NMS (a flood); ultralytics' 0.25 keeps none of a random model's boxes (so no labels and
+no text model). The threshold leaves 8 boxes a photo on average after NMS (the face model: 1),
+found for each runtime's own scores (see ``calibrated_conf``), so both ways work on about as
+many boxes; the table shows the mean each run kept. The check that OpenVINO computes what PyTorch does runs it in f32.
 
 Models are loaded and warmed up on 2 photos before anything is timed; peak memory is each
 process's peak RSS. The online configuration also checks that OpenVINO and PyTorch find the
@@ -56,11 +63,13 @@ from utils.lm.trained import DEFAULT_COMMENT_MODEL  # noqa: E402
 from utils.paths import TEXT_DATA  # noqa: E402
 from utils.pipeline import CommentPipeline, demo_photos  # noqa: E402
 from utils.pipeline.comment_pipeline import PhotoResult  # noqa: E402
-from utils.vision.runtime import RUNTIME_ENV  # noqa: E402
+from utils.vision.runtime import PRECISION_ENV, RUNTIME_ENV  # noqa: E402
 
 STAGES = ("load", "detect", "generate")
 REFERENCE_ENV = {RUNTIME_ENV: "torch"}  # the reference's detectors run in PyTorch
-DETECTIONS_PER_PHOTO = 8  # boxes left after NMS at the calibrated threshold, on the calibration photos
+DETECTIONS_PER_PHOTO = 8  # boxes a photo left after NMS at the calibrated threshold, on average
+FACES_PER_PHOTO = 1  # the same for the face model: most photos show a face or none
+CONFIGS = ("online", "online-face", "offline")
 
 
 def make_photos(folder: Path, count: int, sources: list[Path] | None = None) -> list[Path]:
@@ -82,53 +91,59 @@ def make_photos(folder: Path, count: int, sources: list[Path] | None = None) -> 
     return paths
 
 
-def build_online_detector(
-    folder: Path,
-    yaml: str,
-    imgsz: int,
-    calibration: list[Path],
-    *,
-    keep: int = DETECTIONS_PER_PHOTO,
-    he: bool = True,
-) -> tuple[Path, float]:
-    """A YOLO checkpoint of ``yaml`` with the 601 OIV7 classes and random weights, and the
-    confidence threshold that leaves about ``keep`` boxes per photo after NMS.
+def build_random_yolo(folder: Path, yaml: str, names: dict[int, str], imgsz: int, *, he: bool = True) -> Path:
+    """A YOLO checkpoint of ``yaml`` with the classes ``names`` and random weights.
 
     Ultralytics' default init shrinks activations layer by layer until every box scores the
     class-bias prior; variance-keeping (He) init and one prior for all levels give boxes that
     differ by their features, as a trained detector's do (and often no area: fine for timing,
     not for drawing). ``he=False`` keeps ultralytics' init and draws random class heads instead:
     proper boxes, classes that still follow the photo."""
-    import numpy as np
     import torch
     from ultralytics.nn.tasks import DetectionModel
 
     from utils import vision
-    from utils.labels import oiv7_classes
 
     vision.keep_ultralytics_offline()
     torch.manual_seed(0)
-    model = DetectionModel(yaml, nc=len(oiv7_classes()), verbose=False)
+    model = DetectionModel(yaml, nc=len(names), verbose=False)
     for module in model.modules():
         if he and isinstance(module, torch.nn.Conv2d):
             torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-    for branch in model.model[-1].cv3:
+    head = model.model[-1]
+    # YOLOv10's head has a second (one-to-one) class branch, the one it predicts with
+    for branch in [*head.cv3, *getattr(head, "one2one_cv3", [])]:
         if not he:
             torch.nn.init.normal_(branch[-1].weight, std=0.3)
         torch.nn.init.constant_(branch[-1].bias, -4.6)  # prior 0.01 on every level
-    model.names = {c["id"]: c["en"] for c in oiv7_classes()}
-    weights = folder / f"{Path(yaml).stem}-oiv7-{'random' if he else 'heads'}.pt"
+    model.names = dict(names)
+    weights = folder / f"{Path(yaml).stem}-{len(names)}cls-{'random' if he else 'heads'}.pt"
     torch.save({"model": model, "train_args": {"imgsz": imgsz}}, weights)
-    # Calibration only, through the pipeline's own detector and photo loading: with no threshold
-    # every box goes to NMS (what the calibrated threshold prevents in the timed runs).
-    # One photo at a time: with random weights the scores shift with the letterbox padding.
-    detector = vision.YoloObjectDetector(weights, conf=0.0, imgsz=imgsz)
-    kept = []
-    for path in calibration:
-        (found,) = detector.detect([vision.load_photo(path)])
-        scores = sorted((d.confidence for d in found), reverse=True)
-        kept.append(scores[min(keep, len(scores)) - 1])
-    return weights, float(np.median(kept))
+    return weights
+
+
+def calibrated_conf(
+    detector_class, weights: Path, imgsz: int, photos: list[Path], keep: int, runtime: str | None
+) -> float:
+    """The confidence threshold that leaves ``keep`` boxes a photo on average, for this runtime's
+    own scores: with no threshold every box goes to NMS (a flood), and a random model's scores
+    all sit near the 0.01 prior, where bf16's three significant digits (OpenVINO on AMX or
+    AVX512-BF16 CPUs) reorder and tie them, so one shared threshold would give the two runtimes
+    different numbers of boxes and labels to work on. One photo at a time, through the
+    pipeline's own detector and photo loading: the scores shift with the letterbox padding."""
+    from utils import vision
+
+    detector = detector_class(weights, conf=0.0, imgsz=imgsz, runtime=runtime)
+    scores = [[d.confidence for d in detector.detect([vision.load_photo(p)])[0]] for p in photos]
+
+    def mean_kept(threshold: float) -> float:
+        return sum(sum(s > threshold for s in photo) for photo in scores) / len(scores)
+
+    # midway between neighbouring scores: a threshold equal to a box's score would let the last
+    # bit of rounding decide whether that box is kept
+    found = sorted({s for photo in scores for s in photo})
+    candidates = [(a + b) / 2 for a, b in zip(found, found[1:], strict=False)] or [1.0]
+    return min(candidates, key=lambda t: (abs(mean_kept(t) - keep), -t))
 
 
 # ---------------------------------------------------------------- worker: one timed way
@@ -194,6 +209,7 @@ def worker(spec: dict) -> None:
     reference = spec["way"] == "reference"
     pipeline = CommentPipeline(
         detector_weights=spec.get("weights"),
+        face_weights=spec.get("face_weights"),
         lm_dir=DEFAULT_COMMENT_MODEL,
         offline=True,
         batch_size=spec["batch_size"],
@@ -201,17 +217,19 @@ def worker(spec: dict) -> None:
     for detector in pipeline.detectors:
         if isinstance(detector, vision.YoloObjectDetector):
             detector.conf, detector.imgsz = spec["conf"], spec["imgsz"]
+        elif isinstance(detector, vision.YoloFaceEmotionDetector):
+            detector.conf, detector.imgsz = spec["face_conf"], spec["face_imgsz"]
     photos = [Path(p) for p in spec["photos"]]
     mine = [p for p in photos if shard_of(p.name, world_size) == rank]
-    run = (lambda paths: reference_way(pipeline, paths)) if reference else pipeline.run_batch
-    size = 1 if reference else spec["batch_size"]
+    if reference:
+        run = lambda paths: reference_way(pipeline, paths)  # noqa: E731
+    else:  # what `python -m utils comment FOLDER` does
+        run = lambda paths: pipeline.run(paths, progress=False)  # noqa: E731
     run(photos[:2])  # warm-up: first calls pay one-off costs
     if world_size > 1:
         torch.distributed.barrier()
     start = time.perf_counter()
-    results = []
-    for i in range(0, len(mine), size):
-        results += run(mine[i : i + size])
+    results = run(mine)
     if world_size > 1:
         torch.distributed.barrier()  # the run lasts until the slower process is done
     stats = {
@@ -226,6 +244,10 @@ def worker(spec: dict) -> None:
     }
     if spec.get("boxes"):  # the object detector alone on the first photos, one at a time
         yolo = next(d for d in pipeline.detectors if isinstance(d, vision.YoloObjectDetector))
+        if yolo.runtime == "OpenVINO":
+            # checked in f32 at the reference's threshold: whether both compute the same thing
+            os.environ[PRECISION_ENV] = "f32"
+            yolo = vision.YoloObjectDetector(yolo.weights, conf=spec["reference_conf"], imgsz=yolo.imgsz)
         stats["boxes"] = [
             [(d.label_en, d.box) for d in yolo.detect([vision.load_photo(p)])[0]]
             for p in photos[: spec["boxes"]]
@@ -342,6 +364,45 @@ def box_agreement(reference: list, ours: list) -> str:
     )
 
 
+def random_detectors(
+    config: str, args: argparse.Namespace, folder: Path, photos: list[Path]
+) -> tuple[dict, dict, str]:
+    """The online configurations' random-weight YOLO models: the spec entries of ours and of the
+    reference's way (each with its runtime's calibrated thresholds), and what they are."""
+    from utils import vision
+    from utils.labels import EMOTION_EN, oiv7_classes
+
+    objects = build_random_yolo(folder, args.yaml, {c["id"]: c["en"] for c in oiv7_classes()}, args.imgsz)
+    models = [(vision.YoloObjectDetector, objects, args.imgsz, DETECTIONS_PER_PHOTO, "weights", "conf")]
+    what = f"{Path(args.yaml).stem} ({args.yaml}, the 601 OIV7 classes) at {args.imgsz} px"
+    if config == "online-face":
+        faces = build_random_yolo(folder, args.face_yaml, dict(enumerate(EMOTION_EN)), args.face_imgsz)
+        models.append(
+            (
+                vision.YoloFaceEmotionDetector,
+                faces,
+                args.face_imgsz,
+                FACES_PER_PHOTO,
+                "face_weights",
+                "face_conf",
+            )
+        )
+        what += f" + {Path(args.face_yaml).stem} ({args.face_yaml}, 4 emotions) at {args.face_imgsz} px"
+    else:
+        what += " + the offline face emotions (MTCNN + FER2013)"
+    ours, reference, thresholds = {"imgsz": args.imgsz, "face_imgsz": args.face_imgsz}, {}, []
+    for detector_class, weights, imgsz, keep, weights_key, conf_key in models:
+        mine = calibrated_conf(detector_class, weights, imgsz, photos, keep, runtime=None)
+        theirs = calibrated_conf(detector_class, weights, imgsz, photos, keep, runtime="torch")
+        ours |= {weights_key: str(weights), conf_key: mine}
+        reference[conf_key] = theirs
+        if conf_key == "conf":
+            ours["reference_conf"] = theirs
+        thresholds.append(f"{weights.stem} conf {theirs:.5f} (PyTorch) / {mine:.5f} (ours), {keep} box(es)")
+    what += "; random weights; thresholds that leave a photo on average " + "; ".join(thresholds)
+    return ours, reference, what
+
+
 def benchmark(config: str, args: argparse.Namespace, folder: Path, photos: list[Path]) -> None:
     spec = {
         "photos": [str(p) for p in photos],
@@ -350,13 +411,10 @@ def benchmark(config: str, args: argparse.Namespace, folder: Path, photos: list[
         "imgsz": None,
         "batch_size": args.batch_size,
     }
-    if config == "online":
-        weights, conf = build_online_detector(folder, args.yaml, args.imgsz, photos)
-        spec |= {"weights": str(weights), "conf": conf, "imgsz": args.imgsz, "boxes": min(2, len(photos))}
-        what = (
-            f"{Path(args.yaml).stem} from {args.yaml} with the 601 OIV7 classes (random weights) at "
-            f"{args.imgsz} px, conf {conf:.5f} (the median photo keeps {DETECTIONS_PER_PHOTO} boxes after NMS)"
-        )
+    reference_only = {}
+    if config.startswith("online"):
+        ours_only, reference_only, what = random_detectors(config, args, folder, photos)
+        spec |= ours_only | {"boxes": min(2, len(photos))}
     else:
         what = "the detectors that resolve offline (no weights)"
     print(
@@ -364,7 +422,7 @@ def benchmark(config: str, args: argparse.Namespace, folder: Path, photos: list[
     )
     split = max(1, args.threads // 2)
     print(f"{len(photos)} photos; CPU threads: {args.threads} in one process, {split} in each of 2")
-    reference = {**spec, "way": "reference"}
+    reference = {**spec, **reference_only, "way": "reference"}
     runs = {
         f"reference way ({args.threads} thread{'s' * (args.threads > 1)})": launch_worker(
             reference, folder, 1, f"{config}_ref", REFERENCE_ENV
@@ -372,7 +430,7 @@ def benchmark(config: str, args: argparse.Namespace, folder: Path, photos: list[
     }
     if args.threads > 1:  # the same with 1 thread: how much of the gap is threads waiting on a busy CPU
         runs["reference way (1 thread)"] = launch_worker(
-            {**reference, "threads": 1}, folder, 1, f"{config}_ref1", REFERENCE_ENV
+            {**reference, "threads": 1, "boxes": 0}, folder, 1, f"{config}_ref1", REFERENCE_ENV
         )
     ours = {
         f"ours, 1 process (batches of {args.batch_size})": launch_worker(
@@ -397,7 +455,7 @@ def benchmark(config: str, args: argparse.Namespace, folder: Path, photos: list[
             print(f"throughput ratio {name.split(' (')[0]} / reference way: {speed / speeds[0]:.2f}x")
     if spec.get("boxes"):
         agreement = box_agreement(first["boxes"], ours_one[0]["boxes"])
-        print(f"OpenVINO vs PyTorch, one photo at a time: {agreement}")
+        print(f"OpenVINO (f32) vs PyTorch, one photo at a time: {agreement}")
 
 
 def comment_benchmark(args: argparse.Namespace, folder: Path) -> None:
@@ -429,14 +487,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--config", choices=("online", "offline", "both"), default="both")
-    parser.add_argument("--photos", type=int, default=8)
-    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--config", choices=(*CONFIGS, "all"), default="all")
+    parser.add_argument("--photos", type=int, default=24)
+    parser.add_argument("--batch-size", type=int, default=8, help="the pipeline's default")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="CPU threads in all")
     parser.add_argument(
         "--yaml", default="yolov8m.yaml", help="ultralytics model config of the online detector"
     )
     parser.add_argument("--imgsz", type=int, default=640)
+    parser.add_argument(
+        "--face-yaml", default="yolov10n.yaml", help="config of the face-emotion YOLO (online-face)"
+    )
+    parser.add_argument("--face-imgsz", type=int, default=512, help="the reference trained it at 512 px")
     parser.add_argument(
         "--comments", type=int, default=24, help="label strings for the comment timing (0: skip it)"
     )
@@ -446,7 +508,7 @@ def main() -> int:
     parser.add_argument(
         "--smoke",
         action="store_true",
-        help="2 photos, yolov8n at 160 px, 2 comments, 1 thread: a quick check",
+        help="2 photos, online-face with yolov8n and yolov10n at 160 px, 2 comments, 1 thread: a quick check",
     )
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -455,11 +517,18 @@ def main() -> int:
         (comment_worker if spec.get("mode") == "comments" else worker)(spec)
         return 0
     if args.smoke:
-        args.photos, args.batch_size, args.yaml, args.imgsz, args.config = 2, 2, "yolov8n.yaml", 160, "online"
+        args.photos, args.batch_size, args.yaml, args.imgsz, args.config = (
+            2,
+            2,
+            "yolov8n.yaml",
+            160,
+            "online-face",
+        )
+        args.face_imgsz = 160
         args.comments, args.rounds, args.threads = 2, 1, 1
     with tempfile.TemporaryDirectory() as tmp:
         photos = make_photos(Path(tmp), args.photos)
-        for config in ("online", "offline") if args.config == "both" else (args.config,):
+        for config in CONFIGS if args.config == "all" else (args.config,):
             benchmark(config, args, Path(tmp), photos)
         if args.comments:
             comment_benchmark(args, Path(tmp))

@@ -9,7 +9,7 @@ from tests.test_decoding import LABELS, _tiny_model
 from utils.lm import decoding as decoding_module
 from utils.lm.decoding import Decoding, forget_checked_comments
 from utils.lm.generate import CommentGenerator, _unfinished
-from utils.pipeline.comment_pipeline import REGENERATIONS, CommentPipeline
+from utils.pipeline.comment_pipeline import RETRY_ROUNDS, RETRY_SAMPLES, CommentPipeline
 from utils.text.dataset import validate_comment
 
 
@@ -77,7 +77,12 @@ def test_retries_sample_the_guided_candidate_and_each_comment_is_checked_once(t5
 
     def spy(labels, **kwargs):
         asked.append((len(labels), kwargs.get("guide_only", False), kwargs.get("do_sample", False)))
+        if len(asked) > 1:
+            retried.append(list(labels))
+            assert kwargs["temperature"] < 1.0  # sharper than plain sampling
         return real(labels, max_new_tokens=8, **kwargs)
+
+    retried = []
 
     checked = []
     real_check = decoding_module.validate_comment
@@ -90,10 +95,15 @@ def test_retries_sample_the_guided_candidate_and_each_comment_is_checked_once(t5
     monkeypatch.setattr(decoding_module, "validate_comment", counted)
     forget_checked_comments()
     comments, writers = pipeline.write_comments(LABELS)
-    # an untrained model's 8-token comments never pass: three retries of the guided candidate, then the composer
-    # (a retry asks again only for the rows still failing: a repeated candidate is not asked twice)
-    assert asked[0] == (4, False, False) and 1 <= len(asked) - 1 <= REGENERATIONS
-    assert all(guide and sample and 1 <= n <= 4 for n, guide, sample in asked[1:])
+    # an untrained model's 8-token comments never pass: rounds of sampled guided candidates, then the
+    # composer; a round asks only for the rows still failing, RETRY_SAMPLES candidates each, in one batch
+    assert asked[0] == (4, False, False) and 1 <= len(asked) - 1 <= RETRY_ROUNDS
+    assert all(
+        guide and sample and n % RETRY_SAMPLES == 0 and n <= 4 * RETRY_SAMPLES
+        for n, guide, sample in asked[1:]
+    )
+    for batch in retried:  # each failing row's candidates side by side
+        assert batch == [row for row in dict.fromkeys(batch) for _ in range(RETRY_SAMPLES)]
     assert "composer" in " ".join(writers) and all(comments)
     assert len(checked) == len(set(checked))  # no comment checked twice for the same labels and style
     greedy = CommentPipeline(lm_dir=t5_dir, offline=True, load_vision=False, decoding="greedy")
@@ -101,3 +111,20 @@ def test_retries_sample_the_guided_candidate_and_each_comment_is_checked_once(t5
     monkeypatch.setattr(greedy.generator, "generate", spy)
     greedy.write_comments(LABELS[:1])
     assert all(not guide_only for _, guide_only, _ in asked)  # no guide in that decoding to sample
+
+
+def test_a_retry_keeps_the_passing_candidate_the_model_finds_likeliest(t5_dir, monkeypatch):
+    pipeline = CommentPipeline(lm_dir=t5_dir, offline=True, load_vision=False)
+    good, better, broken = "나무가 참 싱그러워요 🌳", "나무 그늘이 시원해 보여요 🌳", "나무가"
+    scores = {good: -2.0, better: -1.0}
+    asked = []
+
+    def score(inputs, comments):
+        asked.append(list(comments))
+        return [scores[c] for c in comments]
+
+    monkeypatch.setattr(pipeline.generator, "score", score)
+    assert pipeline._likeliest_passing([broken, good, better, good], "나무") == better
+    assert asked == [[good, better]]  # the broken one is not scored, the repeated one once
+    assert pipeline._likeliest_passing([broken, good], "나무") == good and len(asked) == 1
+    assert pipeline._likeliest_passing([broken], "나무") is None

@@ -208,6 +208,11 @@ def test_the_guide_starts_a_label_only_where_a_phrase_can_start():
     assert guide._may_start_label("핫도그,", objects, emotional=True)
     assert not guide._may_start_label("핫도그가", objects, emotional=True)  # mid-clause: "핫도그가 초밥이 …"
     assert not guide._may_start_label("정말 신나", objects, emotional=False)
+    # a person's phrase only at a sentence start after the opener, never after another label's joiner
+    assert not guide._may_start_person("사람", "")
+    assert not guide._may_start_person("사람", "정말 신나 보여요! 🥰 나무와")
+    assert guide._may_start_person("사람", "정말 신나 보여요! 🥰")
+    assert guide._may_start_person("나무", "")  # other labels as before
 
 
 def test_a_label_the_guide_started_is_not_glued_to_the_next_word():

@@ -273,3 +273,50 @@ def test_trained_models_are_ranked_full_first_then_by_val_loss(monkeypatch, tmp_
     full = trained("c", "full", 1.5)  # a pretrained model's loss is on another tokenizer: not comparable
     monkeypatch.setattr(trained_models, "TRAINED_COMMENT_MODELS", (cpu_worse, cpu_better, full))
     assert trained_models.resolve_comment_model() == full
+
+
+def test_a_folder_run_detects_the_next_batch_while_writing_comments_and_keeps_every_result(mixed_folder):
+    """With every detector on OpenVINO, run() detects batch k+1 on a second thread while batch k
+    gets its comments; the results are those of batch-by-batch runs, in order, errors kept."""
+    import threading
+
+    from utils.vision.detectors import Detection, Detector
+
+    class SizeNamer(Detector):
+        name, conf, runtime = "size namer", 0.5, "OpenVINO"
+
+        def __init__(self):
+            self.threads = set()
+
+        def detect(self, images):
+            self.threads.add(threading.current_thread().name)
+            label = lambda im: "나무" if im.width > 1000 else "버스"  # noqa: E731  (zidane is 1280 wide)
+            return [[Detection(label(im), "x", 0.9, (0, 0, 9, 9), self.name)] for im in images]
+
+    for name in ("e_bus.jpg", "f_bus.jpg", "g_bus.jpg"):
+        shutil.copy(mixed_folder / "a_bus.jpg", mixed_folder / name)
+    pipeline = CommentPipeline(offline=True, batch_size=2, load_vision=False)
+    detector = SizeNamer()
+    pipeline.detectors = [detector]
+    assert pipeline._overlaps_stages()
+    overlapped = pipeline.run(mixed_folder, progress=False)
+    assert detector.threads and all(t.startswith("detect") for t in detector.threads)
+    detector.runtime, detector.threads = "PyTorch", set()  # a torch detector: one stage after the other
+    assert not pipeline._overlaps_stages()
+    sequential = pipeline.run(mixed_folder, progress=False)
+    assert detector.threads == {threading.current_thread().name}
+
+    def summary(results):
+        return [(os.path.basename(r.source), r.labels, r.comment, bool(r.error)) for r in results]
+
+    assert summary(overlapped) == summary(sequential)
+    done = {name: labels for name, labels, comment, failed in summary(overlapped) if not failed}
+    assert done == {
+        "a_bus.jpg": "버스",
+        "b_zidane.JPG": "나무",
+        "e_bus.jpg": "버스",
+        "f_bus.jpg": "버스",
+        "g_bus.jpg": "버스",
+    }
+    assert {"c_corrupt.jpg", "d_empty.png"} <= {name for name, *_, failed in summary(overlapped) if failed}
+    assert all(comment for _, _, comment, failed in summary(overlapped) if not failed)

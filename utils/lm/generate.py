@@ -184,11 +184,18 @@ class LabelGuide(LogitsProcessor):
             room = self.max_new_tokens - len(generated) - sum(len(self.pieces[m]) + 3 for m in missing)
             if room <= 0 or self._may_start_label(text, objects, self.emotional[row // self.num_beams]):
                 for label in missing:
-                    # A person's phrase never opens the comment: the opener carries the tone.
-                    if room > 0 and not text.strip() and label in people_ko():
+                    if room > 0 and not self._may_start_person(label, text):
                         continue
                     scores[row, self.pieces[label][0]] += self.bias
         return scores
+
+    @staticmethod
+    def _may_start_person(label: str, text: str) -> bool:
+        """A people label's phrase ("자연스러운 모습") starts only a new sentence: it never opens
+        the comment (the opener carries the tone) and never joins another label ("나무와
+        자연스러운 모습으로 담겼어요" would make the tree the person's companion)."""
+        text = text.strip()
+        return label not in people_ko() or (bool(text) and ends_sentence(text))
 
 
 class CommentGenerator:
