@@ -128,3 +128,42 @@ def test_a_retry_keeps_the_passing_candidate_the_model_finds_likeliest(t5_dir, m
     assert asked == [[good, better]]  # the broken one is not scored, the repeated one once
     assert pipeline._likeliest_passing([broken, good], "나무") == good and len(asked) == 1
     assert pipeline._likeliest_passing([broken], "나무") is None
+
+
+def test_a_comment_the_model_is_unsure_of_is_sampled_again_then_composed(t5_dir, monkeypatch):
+    pipeline = CommentPipeline(lm_dir=t5_dir, offline=True, load_vision=False)
+    sure, unsure, retried = "나무가 참 싱그러워요 🌳", "의자가 편안해 보여요 🪑", "의자가 아늑해 보여요 🪑"
+    scores = {sure: -0.5, unsure: -1.6, retried: -1.2}
+    calls = []
+
+    def generate(labels, **kwargs):
+        calls.append(list(labels))
+        return [sure, unsure] if len(calls) == 1 else [retried] * len(labels)
+
+    monkeypatch.setattr(pipeline.generator, "generate", generate)
+    monkeypatch.setattr(pipeline.generator, "score", lambda inputs, comments: [scores[c] for c in comments])
+    forget_checked_comments()
+    pipeline.generator.confidence_floor = None  # a model without a floor takes what passes the checks
+    assert pipeline.write_comments(["나무", "의자"])[0] == [sure, unsure] and len(calls) == 1
+    calls.clear()
+    pipeline.generator.confidence_floor = -1.0
+    comments, writers = pipeline.write_comments(["나무", "의자"])
+    assert comments[0] == sure and writers[0] == pipeline.comment_model
+    assert len(calls) == 1  # an unsure comment is not sampled again: the composer writes it
+    assert comments[1] != unsure and "의자" in comments[1]
+    assert "composer" in writers[1] and "unsure (mean log-probability -1.60, below -1.00)" in writers[1]
+    # a comment failing the checks is sampled again, and a sample is taken only above the floor
+    broken = "의자가"
+    calls.clear()
+    monkeypatch.setattr(
+        pipeline.generator,
+        "generate",
+        lambda labels, **kwargs: (
+            calls.append(list(labels)) or ([sure, broken] if len(calls) == 1 else [retried] * len(labels))
+        ),
+    )
+    comments, writers = pipeline.write_comments(["나무", "의자"])
+    assert calls[1:] == [["의자"] * RETRY_SAMPLES] * RETRY_ROUNDS and "composer" in writers[1]
+    scores[retried] = -0.8
+    calls.clear()
+    assert pipeline.write_comments(["나무", "의자"])[0] == [sure, retried] and len(calls) == 2

@@ -2,13 +2,14 @@
 
 import pytest
 
-from utils.text.dataset import validate_comment
+from utils.text.dataset import named_again, repeated_emojis, validate_comment
 from utils.text.grounding import (
     foreign_emojis,
     grounding_problems,
     invented_objects,
     kind_of,
     label_fragments,
+    missing_particles,
     unfounded_moods,
 )
 
@@ -100,6 +101,33 @@ def test_a_label_left_as_a_fragment_is_rejected(comment, labels):
     )
 
 
+@pytest.mark.parametrize(
+    ("comment", "labels", "bare"),
+    [
+        ("와인 근사한 저녁을 만들어요! 테이블이 공간에 잘 어울려요! 🍷", ["와인", "테이블"], ["와인 근사"]),
+        ("와인 가 눈에 띄고 테이블도 멋져요! 🍷", ["와인", "테이블"], ["와인 가"]),
+        ("의자가 편안해 보여요. 사람 시원해 보여요. 🪑", ["사람", "의자"], ["사람 시원"]),
+    ],
+)
+def test_a_label_without_its_particle_is_rejected(comment, labels, bare):
+    assert missing_particles(comment, labels) == bare
+    assert f"label without its particle: {', '.join(bare)}" in validate_comment(comment, ", ".join(labels))
+
+
+def test_a_label_named_again_or_an_emoji_repeated_is_rejected():
+    comment = "바퀴와 대포가 또렷하게 잘 나왔어요. 바퀴가 어디든 달려갈 것 같아요. 🛞"
+    assert named_again(comment, ["대포", "바퀴"]) == ["바퀴"]
+    assert "label named again in another sentence: 바퀴" in validate_comment(comment, "대포, 바퀴")
+    comment = "의자가 편안해 보여요! 🪑 음식이 정성스럽게 차려졌네요. 🪑"
+    assert repeated_emojis(comment) == ["🪑"]
+    assert "emoji repeated: 🪑" in validate_comment(comment, "의자, 음식")
+    # a longer label is another label, and a label said twice in one sentence is reported once
+    assert named_again("와인 잔이 예뻐요. 와인도 맛있어 보여요. 🍷", ["와인", "와인 잔"]) == []
+    twice = validate_comment("재킷과 재킷이 멋져요. 재킷도 좋아요. 🧥", "재킷")
+    assert "label named twice in a sentence: 재킷" in twice
+    assert not any(p.startswith("label named again") for p in twice)
+
+
 def test_good_everyday_comments_pass():
     for comment, labels in [
         ("나무와 건물이 어우러진 풍경이 멋져요! 산책하고 싶어지네요. 🌳", "나무, 건물"),
@@ -107,5 +135,7 @@ def test_good_everyday_comments_pass():
         ("기린과 얼룩말이 나란히 서 있어요! 자연 그대로의 모습이 멋져요. 🦒", "기린, 얼룩말"),
         ("환하게 웃는 모습이 참 보기 좋아요! 사람의 마음까지 밝아지네요. 😊", "기쁨, 사람"),
         ("오토바이를 탄 사람의 모습이 멋져요! 시원하게 달리는 느낌이에요. 🏍️", "사람, 오토바이"),
+        ("팬케이크 같은 음식이 정말 맛있어 보여요. 테이블 주변도 아늑해요. 🥞", "팬케이크, 음식, 테이블"),
+        ("빵 굽기가 딱 좋은 날이에요. 오늘도 행복하세요! 🥖", "빵"),
     ]:
         assert validate_comment(comment, labels) == [], comment

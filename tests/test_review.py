@@ -52,6 +52,29 @@ def test_scores_per_writer_per_rater_and_where_all_say_yes(tmp_path):
     )
 
 
+def test_a_pipeline_writer_keys_who_wrote_each_line_and_scores_them_apart(tmp_path):
+    def pipeline_like(label_strings):
+        pipeline_like.by = [
+            "t5:x" if "사람" in labels else "offline composer (…)" for labels in label_strings
+        ]
+        return fake_writer("P")(label_strings)
+
+    paths = make_sheet({"everyday": ["사람", "나무"]}, {"t5": pipeline_like, "c": fake_writer("C")}, tmp_path)
+    key = json.loads(paths["key"].read_text(encoding="utf-8"))
+    assert {(v["writer"], v["labels"], v.get("by")) for v in key.values()} == {
+        ("t5", "사람", "t5:x"),
+        ("t5", "나무", "offline composer (…)"),
+        ("c", "사람", None),
+        ("c", "나무", None),
+    }
+    marks = {i: {"nat": 5, "faith": 5, "post": v["labels"] == "사람", "flags": []} for i, v in key.items()}
+    scores = score(key, {"r": marks})
+    assert scores["t5 · by the model"]["post"] == {"r": 1.0} and scores["t5 · by the composer"]["post"] == {
+        "r": 0.0
+    }
+    assert "c · by the model" not in scores
+
+
 def test_bad_ratings_are_named(tmp_path):
     bad = tmp_path / "ratings_x.tsv"
     bad.write_text("c0\t7\t5\ty\n", encoding="utf-8")

@@ -137,7 +137,10 @@ def test_a_label_named_twice_in_a_sentence_or_left_dangling_is_a_problem():
     assert validate_comment("살짝 보이는 귀가 귀여워요! 🍃", "귀") == []  # 귀여워요 is another word
     assert validate_comment("자전거 바퀴와 바퀴가 보여요 🛞", "자전거 바퀴, 바퀴") == []
     assert validate_comment("차, 차 한 잔과 의자가 보여요 🍵", "차, 차 한 잔, 의자") == []
-    assert validate_comment("차와 달팽이가 있어요. 차가 멋져요 🐌", "차, 달팽이") == []  # two sentences
+    # in two sentences: another rule, the comment going round in circles
+    assert validate_comment("차와 달팽이가 있어요. 차가 멋져요 🐌", "차, 달팽이") == [
+        "label named again in another sentence: 차"
+    ]
     dangling = "sentence ends after a label: "
     assert validate_comment("건물이 멋있어요. 비행기가 🏢", "건물, 비행기")[0] == dangling + "비행기"
     assert validate_comment("힘내요! 스키가 🍀 헬멧이 깔끔해요. 🪴", "스키, 헬멧")[0] == dangling + "스키"

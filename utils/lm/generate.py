@@ -212,6 +212,11 @@ class CommentGenerator:
         self.family = family
         self.data_format = data_format
         self.name = name
+        # The lowest mean log-probability per token (``score``) at which the pipeline takes this
+        # model's comment: found by a blind review of this model's own comments and kept in its
+        # folder's sns_comment.json; None (a model not reviewed) takes every comment that passes
+        # the checks.
+        self.confidence_floor: float | None = None
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str | None = None) -> CommentGenerator:
@@ -226,9 +231,11 @@ class CommentGenerator:
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         name = f"{family}:{info.get('experiment', model_dir.parent.name)}"
-        return cls(
+        generator = cls(
             model.to(device), tokenizer, family=family, data_format=info.get("data_format") or 1, name=name
         )
+        generator.confidence_floor = info.get("confidence_floor")
+        return generator
 
     @property
     def device(self) -> torch.device:

@@ -50,7 +50,12 @@ def pipeline_writer(lm_dir: str | Path | None = None, seed: int = 0) -> Writer:
     from utils.pipeline.comment_pipeline import CommentPipeline
 
     pipeline = CommentPipeline(lm_dir=lm_dir, offline=True, seed=seed, load_vision=False)
-    return lambda label_strings: pipeline.write_comments(list(label_strings))[0]
+
+    def write(label_strings: Sequence[str]) -> list[str]:
+        comments, write.by = pipeline.write_comments(list(label_strings))
+        return comments
+
+    return write
 
 
 def composer_writer(seed: int = 0) -> Writer:
@@ -103,15 +108,18 @@ def make_sheet(
     for kind, strings in label_sets.items():
         for name, write in writers.items():
             comments = write(strings)
-            rows += [(kind, name, labels, c) for labels, c in zip(strings, comments, strict=True)]
+            by = getattr(write, "by", None) or [None] * len(comments)  # the pipeline says who wrote each
+            rows += [(kind, name, *row) for row in zip(strings, comments, by, strict=True)]
     random.Random(seed).shuffle(rows)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     width = len(str(len(rows)))
     key, lines = {}, ["id\tlabels\tcomment"]
-    for i, (kind, name, labels, comment) in enumerate(rows):
+    for i, (kind, name, labels, comment, by) in enumerate(rows):
         line_id = f"c{i:0{width}d}"
         key[line_id] = {"writer": name, "kind": kind, "labels": labels, "comment": comment}
+        if by is not None:
+            key[line_id]["by"] = by
         lines.append(f"{line_id}\t[{labels}]\t{' '.join(comment.split())}")
     paths = {"sheet": out / "sheet.tsv", "key": out / "key.json", "rater": out / "rater.md"}
     paths["sheet"].write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -155,6 +163,9 @@ def score(key: dict[str, dict], raters: dict[str, dict[str, dict]], worst: int =
     for line_id, entry in key.items():
         groups.setdefault(entry["writer"], []).append(line_id)
         groups.setdefault(f"{entry['writer']} · {entry['kind']}", []).append(line_id)
+        if "by" in entry:  # a pipeline writer: its model's own comments apart from the composer's
+            own = "by the composer" if "composer" in entry["by"] else "by the model"
+            groups.setdefault(f"{entry['writer']} · {own}", []).append(line_id)
     out = {}
     for group, ids in sorted(groups.items()):
         marks = [raters[r][i] for r in raters for i in ids]

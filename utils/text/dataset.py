@@ -297,6 +297,29 @@ def named_twice(comment: str, objects: Sequence[str]) -> list[str]:
     return out
 
 
+def named_again(comment: str, objects: Sequence[str]) -> list[str]:
+    """Object labels named in more than one sentence ("바퀴가 … 바퀴가 …"): a small text model
+    going round in circles; the data's comments say each thing once (none of its 22,600 rows
+    does this)."""
+    out = []
+    for label in dict.fromkeys(objects):
+        longer = [o for o in objects if o != label and label in o]
+        sentences = 0
+        for sentence in split_sentences(comment):
+            for other in longer:
+                sentence = sentence.replace(other, " ")
+            sentences += bool(re.search(_as_word(label), sentence))
+        if sentences > 1:
+            out.append(label)
+    return out
+
+
+def repeated_emojis(comment: str) -> list[str]:
+    """Emojis that appear more than once ("🪑 … 🪑")."""
+    found = _EMOJI.findall(comment)
+    return [e for e in dict.fromkeys(found) if found.count(e) > 1]
+
+
 def dangling_labels(comment: str, objects: Sequence[str]) -> list[str]:
     """Labels a sentence ends on, with only a particle after them ("비행기가 🏢"): the start of a
     sentence that never came."""
@@ -330,8 +353,9 @@ def validate_comment(
     """Problems of a generated comment for its labels; an empty list means it is usable.
 
     Checks: empty, cut off, over 120 characters, a question, no Hangul, no emoji, every object
-    label mentioned (emotions need not be named: they set the tone), none named twice in a sentence,
-    no sentence ending on a label and no particle in the wrong form after one ("병가"); nothing the
+    label mentioned (emotions need not be named: they set the tone), none named twice (in a
+    sentence or in two), no emoji twice, no sentence ending on a label and no particle in the
+    wrong form after one ("병가") or none where one is needed ("와인 근사한", "와인 가"); nothing the
     labels do not give (an object, a smile, an emoji of another thing) and no label left as a
     fragment (``utils.text.grounding``). With ``style``, also
     the speech level of every sentence and the tone (``utils.text.style_check.style_problems``).
@@ -361,6 +385,10 @@ def validate_comment(
     twice = named_twice(text, objects)
     if twice:
         problems.append("label named twice in a sentence: " + ", ".join(twice))
+    if again := [o for o in named_again(text, objects) if o not in twice]:
+        problems.append("label named again in another sentence: " + ", ".join(again))
+    if emojis := repeated_emojis(text):
+        problems.append("emoji repeated: " + " ".join(emojis))
     dangling = dangling_labels(text, objects)
     if dangling:
         problems.append("sentence ends after a label: " + ", ".join(dangling))
