@@ -281,37 +281,33 @@ def _as_word(label: str) -> str:
     return rf"(?<![가-힣]){re.escape(label)}(?={_PARTICLE}?(?![가-힣]))"
 
 
+def _namings_by_sentence(comment: str, label: str, objects: Sequence[str]) -> list[int]:
+    """How often each sentence of ``comment`` names ``label``; a longer label that contains it
+    (차 / 차 한 잔, 자전거 바퀴 / 바퀴) is another label."""
+    longer = [o for o in objects if o != label and label in o]
+    counts = []
+    for sentence in split_sentences(comment):
+        for other in longer:
+            sentence = sentence.replace(other, " ")
+        counts.append(len(re.findall(_as_word(label), sentence)))
+    return counts
+
+
 def named_twice(comment: str, objects: Sequence[str]) -> list[str]:
     """Object labels named twice in one sentence ("강아지가 눈에 띄고 강아지도 멋져요", "안경과
-    안경이"), a slip of a small text model; a longer label that contains one (차 / 차 한 잔,
-    자전거 바퀴 / 바퀴) is another label."""
-    out = []
-    for label in dict.fromkeys(objects):
-        longer = [o for o in objects if o != label and label in o]
-        for sentence in split_sentences(comment):
-            for other in longer:
-                sentence = sentence.replace(other, " ")
-            if len(re.findall(_as_word(label), sentence)) > 1:
-                out.append(label)
-                break
-    return out
+    안경이"), a slip of a small text model."""
+    return [
+        o for o in dict.fromkeys(objects) if max(_namings_by_sentence(comment, o, objects), default=0) > 1
+    ]
 
 
 def named_again(comment: str, objects: Sequence[str]) -> list[str]:
     """Object labels named in more than one sentence ("바퀴가 … 바퀴가 …"): a small text model
     going round in circles; the data's comments say each thing once (none of its 22,600 rows
     does this)."""
-    out = []
-    for label in dict.fromkeys(objects):
-        longer = [o for o in objects if o != label and label in o]
-        sentences = 0
-        for sentence in split_sentences(comment):
-            for other in longer:
-                sentence = sentence.replace(other, " ")
-            sentences += bool(re.search(_as_word(label), sentence))
-        if sentences > 1:
-            out.append(label)
-    return out
+    return [
+        o for o in dict.fromkeys(objects) if sum(n > 0 for n in _namings_by_sentence(comment, o, objects)) > 1
+    ]
 
 
 def repeated_emojis(comment: str) -> list[str]:

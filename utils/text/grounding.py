@@ -205,15 +205,18 @@ def missing_particles(comment: str, labels: Sequence[str]) -> list[str]:
     from utils.text.style_check import kiwi
 
     tokens = kiwi().tokenize(comment)
+    starting_at: dict[int, int] = {}
+    for i, t in enumerate(tokens):
+        starting_at.setdefault(t.start, i)  # a contracted syllable (가 + 아) starts two morphemes
     out = []
     for label in dict.fromkeys(labels):
         for found in re.finditer(rf"(?<![가-힣]){re.escape(label)} ", comment):
-            after = [t for t in tokens if t.start >= found.end()]
-            if not after or after[0].start != found.end() or after[0].form == "같":
+            i = starting_at.get(found.end())  # the next word's first morpheme
+            if i is None or tokens[i].form == "같":
                 continue
-            nominal = len(after) > 1 and after[1].tag == "ETN"
-            if not nominal and (after[0].tag in _PREDICATE_TAGS or after[0].tag.startswith("J")):
-                out.append(f"{label} {comment[after[0].start : after[0].start + after[0].len]}")
+            nominal = i + 1 < len(tokens) and tokens[i + 1].tag == "ETN"
+            if not nominal and (tokens[i].tag in _PREDICATE_TAGS or tokens[i].tag.startswith("J")):
+                out.append(f"{label} {comment[tokens[i].start : tokens[i].start + tokens[i].len]}")
     return list(dict.fromkeys(out))
 
 
