@@ -57,6 +57,26 @@ def test_guide_only_decodes_the_guided_candidate_alone(t5_dir, monkeypatch):
         Decoding("x", guide_only=True)
 
 
+def test_a_comment_is_scored_once_for_its_labels(t5_dir, monkeypatch):
+    generator = CommentGenerator.from_pretrained(t5_dir, device="cpu")
+    computed = []
+    real = generator._score
+    monkeypatch.setattr(
+        generator, "_score", lambda labels, comments: computed.extend(comments) or real(labels, comments)
+    )
+    first = generator.score(["기쁨, 안경", "슬픔"], ["안경이 멋져요 😊", "괜찮아요"])
+    again = generator.score(["슬픔", "분노", "기쁨, 안경"], ["괜찮아요", "괜찮아요", "안경이 멋져요 😊"])
+    assert computed == [
+        "안경이 멋져요 😊",
+        "괜찮아요",
+        "괜찮아요",
+    ]  # the same comment under other labels is new
+    assert again[0] == first[1] and again[2] == first[0] and first[0] < 0
+    generator.forget_scores()
+    generator.score(["슬픔"], ["괜찮아요"])
+    assert computed[-1:] == ["괜찮아요"] and len(computed) == 4
+
+
 def test_a_pool_of_one_is_not_scored(t5_dir, monkeypatch):
     generator = CommentGenerator.from_pretrained(t5_dir, device="cpu")
     pools = [["안경과 나무가 멋져요 😊"], ["재킷이 멋져요 🧥", "재킷이 좋아요 🧥"]]

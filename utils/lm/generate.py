@@ -21,10 +21,12 @@ from transformers.utils import logging as hf_logging
 from utils.labels import is_emotion, label_named, parse_labels, people_ko
 from utils.lm.data import IGNORE_INDEX, gpt2_rows, make_collator, prompt_for
 from utils.lm.decoding import Decoding, candidate_order, get_decoding, object_labels, pick_best
+from utils.lm.openvino_steps import run_steps_on_openvino
 from utils.text.dataset import LABEL_PARTICLES, count_emojis, ends_sentence, is_cut_off
 from utils.text.styles import Style, model_input, split_model_input
 
 MODEL_INFO_FILE = "sns_comment.json"
+SCORES_KEPT = 4096  # (labels, comment) scores remembered before the memory starts again
 # A per-tensor "Loading weights" bar for a 13 MB model is noise in notebooks and the CLI.
 hf_logging.disable_progress_bar()
 
@@ -217,6 +219,8 @@ class CommentGenerator:
         # folder's sns_comment.json; None (a model not reviewed) takes every comment that passes
         # the checks.
         self.confidence_floor: float | None = None
+        self.steps_runtime = "PyTorch"  # what decodes the steps after the first (``openvino_steps``)
+        self._scores: dict[tuple[str, str], float] = {}
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str | None = None) -> CommentGenerator:
@@ -235,6 +239,8 @@ class CommentGenerator:
             model.to(device), tokenizer, family=family, data_format=info.get("data_format") or 1, name=name
         )
         generator.confidence_floor = info.get("confidence_floor")
+        if family == "t5":
+            generator.steps_runtime = run_steps_on_openvino(generator.model, model_dir / "model.safetensors")
         return generator
 
     @property
@@ -352,12 +358,26 @@ class CommentGenerator:
         # A comment is one line; anything after a newline is the model starting another example.
         return [_one_spaced(text.strip().split("\n")[0]) for text in texts]
 
-    @torch.inference_mode()
     def score(self, label_strings: Sequence[str], comments: Sequence[str]) -> list[float]:
         """Mean log-probability per token of each comment (and its end) given its labels: the
-        model's own length-normalised score, for candidates however they were produced."""
-        if not comments:
-            return []
+        model's own length-normalised score, for candidates however they were produced.
+        Remembered per (labels, comment): the re-ranking, the confidence floor and the retries
+        ask about the same comments."""
+        pairs = list(zip(label_strings, comments, strict=True))
+        missing = list(dict.fromkeys(p for p in pairs if p not in self._scores))
+        if missing:
+            if len(self._scores) > SCORES_KEPT:
+                self._scores.clear()
+            found = self._score([p[0] for p in missing], [p[1] for p in missing])
+            self._scores.update(zip(missing, found, strict=True))
+        return [self._scores[p] for p in pairs]
+
+    def forget_scores(self) -> None:
+        """Empty the memory of :meth:`score` (a benchmark round starts as a new process would)."""
+        self._scores.clear()
+
+    @torch.inference_mode()
+    def _score(self, label_strings: Sequence[str], comments: Sequence[str]) -> list[float]:
         if self.family == "t5":
             enc = self.tokenizer(list(label_strings), return_tensors="pt", padding=True).to(self.device)
             target = self.tokenizer(list(comments), return_tensors="pt", padding=True).to(self.device)
