@@ -5,12 +5,14 @@ import pytest
 from utils.text.dataset import named_again, repeated_emojis, validate_comment
 from utils.text.grounding import (
     foreign_emojis,
+    glued_labels,
     grounding_problems,
     invented_objects,
     kind_of,
     label_fragments,
     missing_particles,
     unfounded_moods,
+    unfounded_scenes,
 )
 
 
@@ -21,6 +23,9 @@ from utils.text.grounding import (
         ("오토바이가 멋져요! 립스틱 색도 예뻐요. 🏍️", ["오토바이"], ["립스틱"]),
         ("보는 사람까지 기분 좋아지는 풍경이에요! 나무가 싱그러워요. 🌳", ["나무"], ["사람"]),
         ("와인 잔이 반짝여요! 트럼펫 소리가 들리는 듯해요. 🍷", ["와인 잔"], ["트럼펫"]),
+        # a longer name that holds a label is another object: a glass, not the wine
+        ("보는 내내 기분이 좋아지네요! 와인 잔이 분위기를 한층 살려요. 🍷", ["와인"], ["와인 잔"]),
+        ("곰 인형이 사랑스러워요! 🧸", ["곰"], ["곰 인형", "인형"]),
     ],
 )
 def test_an_object_the_labels_do_not_give_is_invented(comment, labels, invented):
@@ -126,6 +131,52 @@ def test_a_label_named_again_or_an_emoji_repeated_is_rejected():
     twice = validate_comment("재킷과 재킷이 멋져요. 재킷도 좋아요. 🧥", "재킷")
     assert "label named twice in a sentence: 재킷" in twice
     assert not any(p.startswith("label named again") for p in twice)
+
+
+@pytest.mark.parametrize(
+    ("comment", "labels", "scenes"),
+    [
+        ("사자가 하늘과 잘 어울려요! 예쁜 사진 덕분에 눈이 즐거웠어요. 💫", ["사자"], ["하늘"]),
+        ("차가 깔끔하게 관리된 것 같아요. 나무가 바다와 잘 맞아요. 🚗", ["나무", "차"], ["바다"]),
+        ("강아지가 숲속을 뛰어다녀요! 노을이 참 예뻐요. 🐶", ["강아지"], ["숲", "노을"]),
+    ],
+)
+def test_a_scene_no_label_speaks_of_is_rejected(comment, labels, scenes):
+    assert unfounded_scenes(comment, labels) == scenes
+    assert f"scene not in the labels: {', '.join(scenes)}" in validate_comment(comment, ", ".join(labels))
+
+
+def test_scenes_of_a_labels_own_remarks_and_figurative_ones_pass():
+    assert unfounded_scenes("등대가 바다와 잘 어울려요! 🌊", ["등대"]) == []
+    assert unfounded_scenes("고층 빌딩이 하늘을 찌를 듯해요.", ["고층 빌딩"]) == []
+    assert unfounded_scenes("나무가 싱그러워요. 맑은 하늘 같은 내일이 오길 바라요.", ["나무"]) == []
+    assert unfounded_scenes("바다사자가 귀여워요! 하늘색 모자도 예뻐요.", ["바다사자", "모자"]) == []
+
+
+@pytest.mark.parametrize(
+    ("comment", "labels", "glued"),
+    [
+        ("그 마음 충분히 이해가 돼요! 🥺 헬멧이 순간이 자주 찾아오길 바라요.", ["헬멧"], ["헬멧"]),
+        (
+            "모자가 있는 그대로의 모습이 따뜻하게 느껴져요! 음식이 맛있어 보여요. 📸",
+            ["모자", "음식"],
+            ["모자"],
+        ),
+        ("차가 듬직하게 서 있네요! 바퀴가 순간 오래 간직하세요. ✨", ["차", "바퀴"], ["바퀴"]),
+    ],
+)
+def test_a_label_glued_onto_a_stock_phrase_is_rejected(comment, labels, glued):
+    assert glued_labels(comment, labels) == glued
+    assert f"label glued to a stock phrase: {', '.join(glued)}" in validate_comment(
+        comment, ", ".join(labels)
+    )
+    # a label's own short remark ends like some stock phrases do, and is fine
+    assert glued_labels("고양이가 너무 귀여워요! 트럭이 존재감이 확실해요. 🐱", ["고양이", "트럭"]) == []
+
+
+def test_a_label_named_twice_counts_every_particle():
+    comment = "선글라스가 멋져요. 코트와 코트까지 스타일에 신경 쓴 게 보여요! 🧥"
+    assert "label named twice in a sentence: 코트" in validate_comment(comment, "선글라스, 코트")
 
 
 def test_good_everyday_comments_pass():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -58,3 +59,19 @@ def package_dir(package: str, purpose: str = "") -> Path:
             f"package {package!r} is not installed" + (f" ({purpose})" if purpose else "")
         )
     return Path(spec.origin).parent
+
+
+def save_openvino_model(model, xml: Path) -> None:
+    """Save an OpenVINO model as ``xml`` and its ``.bin``, each moved into place whole, so a process
+    starting meanwhile never loads half of one. A read-only checkout saves nothing (the caller
+    converts again next time)."""
+    import openvino
+
+    try:
+        xml.parent.mkdir(parents=True, exist_ok=True)
+        partial = xml.with_name(f".{xml.stem}.{os.getpid()}.xml")
+        openvino.save_model(model, str(partial), compress_to_fp16=False)
+        os.replace(partial.with_suffix(".bin"), xml.with_suffix(".bin"))
+        os.replace(partial, xml)
+    except OSError:
+        pass

@@ -9,6 +9,7 @@ neither torch nor transformers):
 - ``data``: local tokenizers, the tokenised pairs (🤗 datasets, cached), the collator;
 - ``decoding``: ``Decoding`` and the named decodings (greedy, beam, sample, rerank, guided);
 - ``generate``: ``CommentGenerator`` (T5 and GPT-2, batched, seeded) and the label guide;
+- ``openvino_steps``: ``run_steps_on_openvino``, the T5's decoding steps on OpenVINO (the CPU default);
 - ``metrics``: the reference's metrics, proper ones, ``evaluate_model`` and the ``evaluate`` command;
 - ``sweep``: the ``cpu`` recipe sweep and its final stage;
 - ``report``: what the LM notebooks show (runs of a family, loss plots, sample tables);

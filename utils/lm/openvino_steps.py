@@ -30,7 +30,7 @@ import torch
 from transformers.cache_utils import Cache, DynamicCache, DynamicLayer, EncoderDecoderCache
 from transformers.modeling_outputs import Seq2SeqLMOutput
 
-from utils.paths import MODELS
+from utils.paths import MODELS, save_openvino_model
 
 TEXT_RUNTIME_ENV = "SNS_TEXT_RUNTIME"
 STEP_CACHE = MODELS / "runtime"  # shared with the detectors' conversions (git-ignored)
@@ -115,14 +115,7 @@ def _compiled_step(model, weights: Path | None):
             warnings.simplefilter("ignore")  # TorchScript tracer warnings about shape arithmetic
             converted = ov.convert_model(_DecoderStep(model).eval(), example_input=_step_example(model))
         if xml is not None:
-            try:
-                xml.parent.mkdir(parents=True, exist_ok=True)
-                partial = xml.with_name(f".{xml.stem}.{os.getpid()}.xml")
-                ov.save_model(converted, str(partial), compress_to_fp16=False)
-                os.replace(partial.with_suffix(".bin"), xml.with_suffix(".bin"))
-                os.replace(partial, xml)
-            except OSError:
-                pass  # a read-only checkout converts again next time
+            save_openvino_model(converted, xml)
     config = {
         "PERFORMANCE_HINT": "LATENCY",
         "INFERENCE_NUM_THREADS": torch.get_num_threads(),

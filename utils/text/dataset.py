@@ -277,8 +277,12 @@ def split_sentences(comment: str) -> list[str]:
     return _SENTENCE_TEXT.findall(comment)
 
 
+# Particles after which a label still counts as named ("코트와 코트까지" names it twice).
+_NAMING_PARTICLE = f"(?:{'|'.join((*LABEL_PARTICLES, '까지', '에서', '으로', '로', '보다', '부터'))})"
+
+
 def _as_word(label: str) -> str:
-    return rf"(?<![가-힣]){re.escape(label)}(?={_PARTICLE}?(?![가-힣]))"
+    return rf"(?<![가-힣]){re.escape(label)}(?={_NAMING_PARTICLE}?(?![가-힣]))"
 
 
 def _namings_by_sentence(comment: str, label: str, objects: Sequence[str]) -> list[int]:

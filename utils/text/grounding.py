@@ -10,7 +10,13 @@ label left as a fragment: the rules ``validate_comment`` adds for everyday photo
 - emojis of other things: an emoji that stands for objects (``data/phrases/emojis.json``) none of
   which the labels give;
 - fragments: a sentence that is only a label ("…사진이에요! 선글라스 🥰", "기린. 얼룩말이 …"), or a
-  label with an emoji glued to it ("강아지🐶").
+  label with an emoji glued to it ("강아지🐶");
+- scenes: sky, sea, lake, forest, night view, … that no label's own remarks speak of ("사자가
+  하늘과 잘 어울려요"; the lighthouse's "바다와 잘 어울려요" is fine), unless said figuratively
+  ("맑은 하늘 같은 내일");
+- a label glued onto a stock phrase about something else: a sentence that is a label and its
+  particle followed by the end of an opener, a closer or a people remark ("헬멧이 순간이 자주
+  찾아오길 바라요", "모자가 있는 그대로의 모습이 따뜻하게 느껴져요").
 """
 
 from __future__ import annotations
@@ -71,6 +77,14 @@ MOOD_EMOJIS: dict[str, frozenset[str]] = {
     "분노": frozenset("😡😠🤬"),
     "공포": frozenset("😱😨😰"),
 }
+# Scenes a photo may show but no detector reports: allowed where a label's own remarks speak of them.
+SCENE_WORDS = (
+    "하늘", "바다", "해변", "바닷가", "파도", "호수", "강가", "숲", "들판", "꽃밭",
+    "노을", "석양", "야경", "무지개", "별빛", "달빛", "햇빛",
+)  # fmt: skip
+_FIGURATIVE = re.compile(r"\s?(?:같은|같이|처럼|만큼)")
+_GLUE_PARTICLES = ("이", "가", "은", "는", "을", "를", "도", "와", "과")
+_SHORTEST_GLUED = 10  # characters: shorter tails ("너무 귀여워요") are what a label's own remark says
 _NOUN_TAGS = ("NNG", "NNP")
 _HANGUL_RUN = re.compile(r"[가-힣]+")
 
@@ -123,7 +137,29 @@ def invented_objects(comment: str, labels: Sequence[str]) -> list[str]:
     given = set(labels)
     allowed = {w for label in given for w in _kinds()[1].get(kind_of(label) or "", ())}
     found = _noun_phrases(_mask(comment, given)) & _names()
+    # a longer name holding a label as a word (와인 잔 for 와인, 곰 인형 for 곰) is another object
+    found |= {
+        name
+        for label in given
+        for name in _longer_names().get(label, ())
+        if re.search(rf"(?<![가-힣]){re.escape(name)}", comment)
+    }
     return sorted(n for n in found if n not in given and n not in allowed and n not in AMBIGUOUS_NAMES)
+
+
+@lru_cache(maxsize=1)
+def _longer_names() -> dict[str, tuple[str, ...]]:
+    """Name → the longer names of the vocabulary that hold it as a word (와인 → 와인 잔)."""
+    names = _names()
+    return {
+        short: tuple(n for n in names if n != short and _as_word(short, n))
+        for short in names
+        if any(short in n and n != short for n in names)
+    }
+
+
+def _as_word(word: str, text: str) -> bool:
+    return re.search(rf"(?<![가-힣]){re.escape(word)}(?![가-힣])", text) is not None
 
 
 def unfounded_moods(comment: str, labels: Sequence[str]) -> list[str]:
@@ -194,6 +230,67 @@ def label_fragments(comment: str, labels: Sequence[str]) -> list[str]:
     return out
 
 
+def _strings(node) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    values = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
+    return [text for value in values for text in _strings(value)]
+
+
+@lru_cache(maxsize=1)
+def _scene_labels() -> dict[str, frozenset[str]]:
+    """Scene word → the Korean labels whose own remarks (``data/phrases/objects.json``) speak of it."""
+    from utils.text.phrases import load_bank
+
+    ko = {c["en"]: c["ko"] for c in vocab.oiv7_classes()}
+    remarks = {ko[en]: " ".join(_strings(bank)) for en, bank in load_bank("objects").items() if en in ko}
+    return {w: frozenset(label for label, text in remarks.items() if w in text) for w in SCENE_WORDS}
+
+
+def unfounded_scenes(comment: str, labels: Sequence[str]) -> list[str]:
+    """Scene words (sky, sea, forest, …) in ``comment`` that no label's own remarks speak of,
+    leaving out figurative uses ("하늘 같은", "햇빛처럼")."""
+    given = set(labels)
+    text = _mask(comment, given)  # 바다사자 is a label, not the sea
+    out = []
+    for word, allowed in _scene_labels().items():
+        literal = [
+            m for m in re.finditer(rf"(?<![가-힣]){word}(?!색)", text) if not _FIGURATIVE.match(text, m.end())
+        ]
+        if literal and not allowed & given:
+            out.append(word)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _stock_phrases() -> tuple[str, ...]:
+    """Openers, closers, tone phrases and the remarks that name nothing, polite and casual,
+    without their final punctuation."""
+    from utils.text.phrases import load_bank, to_casual
+
+    found = _strings(load_bank("openers")) + _strings(load_bank("closers")) + _strings(load_bank("styles"))
+    found += [t for t in _strings(load_bank("generic")) + _strings(load_bank("kinds")) if "{" not in t]
+    found += [casual for t in found if (casual := to_casual(t))]
+    return tuple(dict.fromkeys(t.rstrip(".!?~ ") for t in found))
+
+
+def glued_labels(comment: str, labels: Sequence[str]) -> list[str]:
+    """Labels that start a sentence whose rest is the end of a stock phrase that names nothing:
+    the label guide pushed a label in front of an opener or a closer."""
+    from utils.text.dataset import split_sentences, strip_emojis
+
+    out = []
+    for sentence in split_sentences(comment):
+        text = strip_emojis(sentence).strip()
+        for label in labels:
+            for particle in _GLUE_PARTICLES:
+                head = f"{label}{particle} "
+                rest = text[len(head) :].rstrip(".!?~ ") if text.startswith(head) else ""
+                if len(rest) >= _SHORTEST_GLUED and any(p.endswith(rest) for p in _stock_phrases()):
+                    out.append(label)
+    return list(dict.fromkeys(out))
+
+
 _PREDICATE_TAGS = ("VA", "VV", "VA-I", "VV-I", "VX", "XR")
 
 
@@ -234,4 +331,8 @@ def grounding_problems(comment: str, labels: Sequence[str]) -> list[str]:
         problems.append("label left as a fragment: " + ", ".join(fragments))
     if bare := missing_particles(comment, objects):
         problems.append("label without its particle: " + ", ".join(bare))
+    if scenes := unfounded_scenes(comment, labels):
+        problems.append("scene not in the labels: " + ", ".join(scenes))
+    if glued := glued_labels(comment, objects):
+        problems.append("label glued to a stock phrase: " + ", ".join(glued))
     return problems

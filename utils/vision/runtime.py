@@ -33,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from utils.paths import MODELS, shown_path
+from utils.paths import MODELS, save_openvino_model, shown_path
 
 RUNTIME_ENV = "SNS_DETECTOR_RUNTIME"
 PRECISION_ENV = "SNS_OPENVINO_PRECISION"
@@ -212,14 +212,7 @@ def _converted(module, example, shape, *, name: str, source: Path, cache: Path) 
     else:
         with _quiet_conversion():
             model = ov.convert_model(module, example_input=example, input=[ov.PartialShape(list(shape))])
-        try:
-            cache.mkdir(parents=True, exist_ok=True)
-            partial = xml.with_name(f".{xml.stem}.{os.getpid()}.xml")
-            ov.save_model(model, str(partial), compress_to_fp16=False)
-            os.replace(partial.with_suffix(".bin"), xml.with_suffix(".bin"))
-            os.replace(partial, xml)
-        except OSError:
-            pass  # a read-only checkout converts again next time
+        save_openvino_model(model, xml)
     return OpenVinoModule(core.compile_model(model, "CPU", compile_config(exact=True)), tuple_out)
 
 
