@@ -26,6 +26,8 @@ from utils.text.grounding import (
         # a longer name that holds a label is another object: a glass, not the wine
         ("보는 내내 기분이 좋아지네요! 와인 잔이 분위기를 한층 살려요. 🍷", ["와인"], ["와인 잔"]),
         ("곰 인형이 사랑스러워요! 🧸", ["곰"], ["곰 인형", "인형"]),
+        # a name of several words with no noun in the middle is found as written
+        ("자동차 부품이 잘 나왔어요. 차 한 잔이 향긋해 보여요! 🌿", ["자동차 부품"], ["차 한 잔"]),
     ],
 )
 def test_an_object_the_labels_do_not_give_is_invented(comment, labels, invented):
@@ -163,6 +165,7 @@ def test_scenes_of_a_labels_own_remarks_and_figurative_ones_pass():
             ["모자"],
         ),
         ("차가 듬직하게 서 있네요! 바퀴가 순간 오래 간직하세요. ✨", ["차", "바퀴"], ["바퀴"]),
+        ("차가 듬직하게 서 있네요. 택시 이런 순간이 자주 찾아오길 바라요! 📸", ["차", "택시"], ["택시"]),
     ],
 )
 def test_a_label_glued_onto_a_stock_phrase_is_rejected(comment, labels, glued):
@@ -172,6 +175,7 @@ def test_a_label_glued_onto_a_stock_phrase_is_rejected(comment, labels, glued):
     )
     # a label's own short remark ends like some stock phrases do, and is fine
     assert glued_labels("고양이가 너무 귀여워요! 트럭이 존재감이 확실해요. 🐱", ["고양이", "트럭"]) == []
+    assert glued_labels("드럼 소리가 들리는 것 같아요. 🥁", ["드럼"]) == []  # the drum's own sound
 
 
 def test_a_label_named_twice_counts_every_particle():

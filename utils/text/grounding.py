@@ -136,7 +136,10 @@ def invented_objects(comment: str, labels: Sequence[str]) -> list[str]:
     """Names of the label vocabulary in ``comment`` that ``labels`` do not give."""
     given = set(labels)
     allowed = {w for label in given for w in _kinds()[1].get(kind_of(label) or "", ())}
-    found = _noun_phrases(_mask(comment, given)) & _names()
+    masked = _mask(comment, given)
+    found = _noun_phrases(masked) & _names()
+    # names of several words whose middle word is no noun ("차 한 잔"): found as written
+    found |= {n for n in _names() if " " in n and re.search(rf"(?<![가-힣]){re.escape(n)}", masked)}
     # a longer name holding a label as a word (와인 잔 for 와인, 곰 인형 for 곰) is another object
     found |= {
         name
@@ -275,8 +278,8 @@ def _stock_phrases() -> tuple[str, ...]:
 
 
 def glued_labels(comment: str, labels: Sequence[str]) -> list[str]:
-    """Labels that start a sentence whose rest is the end of a stock phrase that names nothing:
-    the label guide pushed a label in front of an opener or a closer."""
+    """Labels that start a sentence whose rest is the end of a stock phrase that names nothing, or
+    (with no particle) a whole one: the label guide pushed a label in front of an opener or a closer."""
     from utils.text.dataset import split_sentences, strip_emojis
 
     out = []
@@ -288,6 +291,10 @@ def glued_labels(comment: str, labels: Sequence[str]) -> list[str]:
                 rest = text[len(head) :].rstrip(".!?~ ") if text.startswith(head) else ""
                 if len(rest) >= _SHORTEST_GLUED and any(p.endswith(rest) for p in _stock_phrases()):
                     out.append(label)
+            # with no particle, only before a whole stock phrase ("택시 이런 순간이 자주 찾아오길
+            # 바라요"): "드럼 소리가 들리는 것 같아요" is the drum's own sound
+            if text.startswith(f"{label} ") and text[len(label) + 1 :].rstrip(".!?~ ") in _stock_phrases():
+                out.append(label)
     return list(dict.fromkeys(out))
 
 
