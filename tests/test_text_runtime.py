@@ -13,10 +13,8 @@ MORE_LABELS = LABELS + ["기쁨, 강아지", "사람, 자전거, 건물", "고�
 
 
 @pytest.fixture(autouse=True)
-def step_cache(tmp_path, monkeypatch):
-    monkeypatch.setattr(openvino_steps, "STEP_CACHE", tmp_path / "runtime")
+def default_runtime(monkeypatch):
     monkeypatch.delenv(openvino_steps.TEXT_RUNTIME_ENV, raising=False)
-    return tmp_path / "runtime"
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +58,10 @@ def test_scores_stay_those_of_pytorch(t5_folder, monkeypatch):
     )
 
 
-def test_the_conversion_is_saved_once_and_reused(t5_folder, step_cache, monkeypatch):
-    CommentGenerator.from_pretrained(t5_folder, device="cpu")
+def test_the_conversion_is_saved_beside_the_weights_once_and_reused(tmp_path, monkeypatch):
+    folder = _tiny_model(tmp_path / "t5", "t5")
+    CommentGenerator.from_pretrained(folder, device="cpu")
+    step_cache = folder / openvino_steps.STEP_FOLDER
     saved = sorted(p.name for p in step_cache.iterdir())
     assert [p for p in saved if p.endswith(".xml")] and [p for p in saved if p.endswith(".bin")]
     import openvino
@@ -70,7 +70,7 @@ def test_the_conversion_is_saved_once_and_reused(t5_folder, step_cache, monkeypa
         raise AssertionError("converted again")
 
     monkeypatch.setattr(openvino, "convert_model", no_conversion)
-    again = CommentGenerator.from_pretrained(t5_folder, device="cpu")
+    again = CommentGenerator.from_pretrained(folder, device="cpu")
     assert again.steps_runtime == "OpenVINO"
     assert sorted(p.name for p in step_cache.iterdir()) == saved
 

@@ -12,8 +12,8 @@ label guide), and the first step, the encoder and ``score`` stay in PyTorch.
 It computes in f32, so the comments are those of PyTorch (``tests/test_generate.py`` compares
 them). ``SNS_TEXT_RUNTIME=torch`` keeps PyTorch; so does a CUDA device, a GPT-2 model, or an
 OpenVINO that is missing or cannot convert (one line on stderr says why). The conversion (a
-few seconds) is saved under ``models/runtime/`` keyed by the weights file, so later processes
-only load it.
+few seconds) is saved beside the weights, in ``openvino_steps/`` (git-ignored), keyed by the
+weights file, so later processes only load it.
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ import torch
 from transformers.cache_utils import Cache, DynamicCache, DynamicLayer, EncoderDecoderCache
 from transformers.modeling_outputs import Seq2SeqLMOutput
 
-from utils.paths import MODELS, save_openvino_model
+from utils.paths import save_openvino_model
 
 TEXT_RUNTIME_ENV = "SNS_TEXT_RUNTIME"
-STEP_CACHE = MODELS / "runtime"  # shared with the detectors' conversions (git-ignored)
+STEP_FOLDER = "openvino_steps"  # beside the weights, like a YOLO model's export (git-ignored)
 
 
 def _filled_cache(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> DynamicCache:
@@ -100,7 +100,7 @@ def _cache_path(weights: Path) -> Path:
 
     stat = weights.stat()
     raw = f"{weights.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{openvino.__version__}|t5-step"
-    return STEP_CACHE / f"t5-step-{hashlib.blake2b(raw.encode(), digest_size=8).hexdigest()}.xml"
+    return weights.parent / STEP_FOLDER / f"t5-step-{hashlib.blake2b(raw.encode(), digest_size=8).hexdigest()}.xml"
 
 
 def _compiled_step(model, weights: Path | None):
