@@ -90,6 +90,27 @@ def test_a_pool_of_one_is_not_scored(t5_dir, monkeypatch):
     assert scored == pools[1]  # the single candidate names every object: nothing to compare it with
 
 
+def test_the_same_labels_in_a_batch_are_written_once_and_get_the_same_comment(t5_dir, monkeypatch):
+    pipeline = CommentPipeline(lm_dir=t5_dir, offline=True, load_vision=False)
+    asked = []
+    real = pipeline.generator.generate
+    monkeypatch.setattr(
+        pipeline.generator,
+        "generate",
+        lambda labels, **kwargs: asked.append(list(labels)) or real(labels, **kwargs),
+    )
+    labels = ["기쁨, 안경", "슬픔", "기쁨, 안경", "슬픔", "분노"]
+    comments, writers = pipeline.write_comments(labels)
+    assert asked[0] == ["기쁨, 안경", "슬픔", "분노"]
+    assert comments[0] == comments[2] and comments[1] == comments[3] and writers[0] == writers[2]
+    alone = CommentPipeline(lm_dir=t5_dir, offline=True, load_vision=False).write_comments(["분노"])
+    assert comments[4] == alone[0][0]  # the same comment it gets written alone
+    # another comment for the same labels (another seed) is still one per photo
+    asked.clear()
+    pipeline.write_comments(labels, seed=5)
+    assert asked[0] == labels
+
+
 def test_retries_sample_the_guided_candidate_and_each_comment_is_checked_once(t5_dir, monkeypatch):
     pipeline = CommentPipeline(lm_dir=t5_dir, offline=True, load_vision=False)
     asked = []

@@ -210,6 +210,13 @@ class CommentPipeline:
         if not labels:
             return [], []
         resample = seed is not None and seed != self.seed
+        distinct = list(dict.fromkeys(labels))
+        if len(distinct) < len(labels) and not resample:
+            # photos with the same labels get the same comment anyway: write each once
+            written = dict(
+                zip(distinct, zip(*self.write_comments(distinct, style=style), strict=True), strict=True)
+            )
+            return [written[lab][0] for lab in labels], [written[lab][1] for lab in labels]
         seed = self.seed if seed is None else seed
         style = self.style if style is None else parse_style(style)
         writer = self.comment_model if style == DEFAULT_STYLE else f"{self.comment_model}; style {style.ko}"
