@@ -243,6 +243,7 @@ def worker(spec: dict) -> None:
         "detections": sum(len(r.detections) for r in results),
         "labels": sum(len(r.labels.split(", ")) for r in results if r.labels),
         "composer": sum("composer" in str(r.models.get("comment", "")) for r in results if r.labels),
+        "label_sets": sorted({r.labels for r in results if r.labels}),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "detectors": detector_names(pipeline),
         "text_runtime": pipeline.generator.steps_runtime,
@@ -468,6 +469,9 @@ def benchmark(config: str, args: argparse.Namespace, folder: Path, photos: list[
     print(
         f"our comments the composer wrote after the text model's failed the checks: {ours_one[0]['composer']}"
     )
+    distinct = len(ours_one[0]["label_sets"])
+    photos = sum(r["photos"] for r in ours_one)
+    print(f"distinct label sets among the {photos} photos: {distinct} (ours writes each once a batch)")
     for name, speed in zip(runs, speeds, strict=True):
         if name in ours:
             print(f"throughput ratio {name.split(' (')[0]} / reference way: {speed / speeds[0]:.2f}x")

@@ -100,7 +100,8 @@ def _cache_path(weights: Path) -> Path:
 
     stat = weights.stat()
     raw = f"{weights.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{openvino.__version__}|t5-step"
-    return weights.parent / STEP_FOLDER / f"t5-step-{hashlib.blake2b(raw.encode(), digest_size=8).hexdigest()}.xml"
+    digest = hashlib.blake2b(raw.encode(), digest_size=8).hexdigest()
+    return weights.parent / STEP_FOLDER / f"t5-step-{digest}.xml"
 
 
 def _compiled_step(model, weights: Path | None):
