@@ -96,3 +96,14 @@ def test_pytorch_when_asked_for_gpt2_and_when_the_conversion_fails(t5_folder, tm
         "note: the text model decodes in PyTorch (RuntimeError: no such operation)" in capsys.readouterr().err
     )
     assert fallback.generate(LABELS[:2], decoding="greedy", max_new_tokens=8)
+
+
+def test_two_threads_decode_at_once_and_write_what_each_writes_alone(t5_folder, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    ours, reference = both_runtimes(t5_folder, monkeypatch)
+    halves = [MORE_LABELS[:4], MORE_LABELS[4:]]
+    alone = [reference.generate(h, decoding="guided", max_new_tokens=24) for h in halves]
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(lambda h: ours.generate(h, decoding="guided", max_new_tokens=24), halves))
+    assert together == alone

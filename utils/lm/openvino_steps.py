@@ -22,6 +22,7 @@ import hashlib
 import importlib.util
 import os
 import sys
+import threading
 import types
 import warnings
 from pathlib import Path
@@ -154,7 +155,7 @@ def run_steps_on_openvino(model, weights: str | Path | None = None) -> str:
         if not why.startswith(TEXT_RUNTIME_ENV) and "runs on" not in why:
             print(f"note: the text model decodes in PyTorch ({why})", file=sys.stderr)
         return "PyTorch"
-    request = compiled.create_infer_request()
+    requests = threading.local()  # one infer request per thread: the web page may serve two at once
     torch_forward = model.forward
 
     def forward(self, *args, **kwargs):
@@ -181,7 +182,9 @@ def run_steps_on_openvino(model, weights: str | Path | None = None) -> str:
         inputs = [token, states, mask]
         for mine, theirs in zip(own, cross, strict=True):
             inputs += [mine.keys, mine.values, theirs.keys, theirs.values]
-        outputs = request.infer([t.detach().numpy() for t in inputs], share_inputs=True)
+        if not hasattr(requests, "step"):
+            requests.step = compiled.create_infer_request()
+        outputs = requests.step.infer([t.detach().numpy() for t in inputs], share_inputs=True)
         outputs = [torch.from_numpy(outputs[i].copy()) for i in range(len(own) * 2 + 1)]
         for i, layer in enumerate(own):
             layer.keys, layer.values = outputs[1 + 2 * i], outputs[2 + 2 * i]

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from utils.labels import label_named, parse_labels, split_labels
-from utils.text.grounding import grounding_problems
+from utils.text.grounding import compiled, grounding_problems
 from utils.text.styles import DEFAULT_STYLE, Style, model_input, parse_style, split_model_input
 
 Pair = tuple[str, str]  # (label string, comment)
@@ -293,7 +293,7 @@ def _namings_by_sentence(comment: str, label: str, objects: Sequence[str]) -> li
     for sentence in split_sentences(comment):
         for other in longer:
             sentence = sentence.replace(other, " ")
-        counts.append(len(re.findall(_as_word(label), sentence)))
+        counts.append(len(compiled(_as_word(label)).findall(sentence)))
     return counts
 
 
@@ -325,7 +325,7 @@ def dangling_labels(comment: str, objects: Sequence[str]) -> list[str]:
     sentence that never came."""
     return [
         o for o in dict.fromkeys(objects)
-        if re.search(rf"(?<![가-힣]){re.escape(o)}{_PARTICLE}{_SENTENCE_END}", comment)
+        if compiled(rf"(?<![가-힣]){re.escape(o)}{_PARTICLE}{_SENTENCE_END}").search(comment)
     ]  # fmt: skip
 
 
@@ -339,9 +339,9 @@ def particle_errors(comment: str, objects: Sequence[str]) -> list[str]:
 
     out = []
     for label in dict.fromkeys(objects):
-        for particle in re.findall(
-            rf"(?<![가-힣]){re.escape(label)}({'|'.join(_AGREEING)})(?![가-힣])", comment
-        ):
+        for particle in compiled(
+            rf"(?<![가-힣]){re.escape(label)}({'|'.join(_AGREEING)})(?![가-힣])"
+        ).findall(comment):
             if tossi.postfix(label, particle) != label + particle:
                 out.append(label + particle)
     return list(dict.fromkeys(out))

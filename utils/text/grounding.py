@@ -86,6 +86,15 @@ _FIGURATIVE = re.compile(r"\s?(?:같은|같이|처럼|만큼)")
 _GLUE_PARTICLES = ("이", "가", "은", "는", "을", "를", "도", "와", "과")
 _SHORTEST_GLUED = 10  # characters: shorter tails ("너무 귀여워요") are what a label's own remark says
 _NOUN_TAGS = ("NNG", "NNP")
+
+
+@lru_cache(maxsize=16384)
+def compiled(pattern: str) -> re.Pattern:
+    """``re.compile`` remembered for every pattern: the checks build one per label, more than
+    ``re``'s own cache of 512 holds, and compiling them again was most of their time."""
+    return re.compile(pattern)
+
+
 _HANGUL_RUN = re.compile(r"[가-힣]+")
 
 
@@ -139,15 +148,22 @@ def invented_objects(comment: str, labels: Sequence[str]) -> list[str]:
     masked = _mask(comment, given)
     found = _noun_phrases(masked) & _names()
     # names of several words whose middle word is no noun ("차 한 잔"): found as written
-    found |= {n for n in _names() if " " in n and re.search(rf"(?<![가-힣]){re.escape(n)}", masked)}
+    found |= set(_several_word_names().findall(masked))
     # a longer name holding a label as a word (와인 잔 for 와인, 곰 인형 for 곰) is another object
     found |= {
         name
         for label in given
         for name in _longer_names().get(label, ())
-        if re.search(rf"(?<![가-힣]){re.escape(name)}", comment)
+        if compiled(rf"(?<![가-힣]){re.escape(name)}").search(comment)
     }
     return sorted(n for n in found if n not in given and n not in allowed and n not in AMBIGUOUS_NAMES)
+
+
+@lru_cache(maxsize=1)
+def _several_word_names() -> re.Pattern:
+    """One pattern for every name of several words, longest first."""
+    names = sorted((n for n in _names() if " " in n), key=len, reverse=True)
+    return re.compile(rf"(?<![가-힣])(?:{'|'.join(map(re.escape, names))})")
 
 
 @lru_cache(maxsize=1)
@@ -162,7 +178,7 @@ def _longer_names() -> dict[str, tuple[str, ...]]:
 
 
 def _as_word(word: str, text: str) -> bool:
-    return re.search(rf"(?<![가-힣]){re.escape(word)}(?![가-힣])", text) is not None
+    return compiled(rf"(?<![가-힣]){re.escape(word)}(?![가-힣])").search(text) is not None
 
 
 def unfounded_moods(comment: str, labels: Sequence[str]) -> list[str]:
@@ -228,7 +244,9 @@ def label_fragments(comment: str, labels: Sequence[str]) -> list[str]:
                 out.append(label)
                 break
         else:
-            if re.search(rf"(?<![가-힣]){re.escape(label)}[\U0001f300-\U0001faff\u2600-\u27bf]", comment):
+            if compiled(rf"(?<![가-힣]){re.escape(label)}[\U0001f300-\U0001faff\u2600-\u27bf]").search(
+                comment
+            ):
                 out.append(label)
     return out
 
@@ -258,7 +276,9 @@ def unfounded_scenes(comment: str, labels: Sequence[str]) -> list[str]:
     out = []
     for word, allowed in _scene_labels().items():
         literal = [
-            m for m in re.finditer(rf"(?<![가-힣]){word}(?!색)", text) if not _FIGURATIVE.match(text, m.end())
+            m
+            for m in compiled(rf"(?<![가-힣]){word}(?!색)").finditer(text)
+            if not _FIGURATIVE.match(text, m.end())
         ]
         if literal and not allowed & given:
             out.append(word)
@@ -314,7 +334,7 @@ def missing_particles(comment: str, labels: Sequence[str]) -> list[str]:
         starting_at.setdefault(t.start, i)  # a contracted syllable (가 + 아) starts two morphemes
     out = []
     for label in dict.fromkeys(labels):
-        for found in re.finditer(rf"(?<![가-힣]){re.escape(label)} ", comment):
+        for found in compiled(rf"(?<![가-힣]){re.escape(label)} ").finditer(comment):
             i = starting_at.get(found.end())  # the next word's first morpheme
             if i is None or tokens[i].form == "같":
                 continue
