@@ -682,6 +682,29 @@ def test_a_dish_and_its_food_share_a_remark_and_a_kind_name_is_said_once_with_it
     assert not [c for c in (composer.compose("과일, 빵", key) for key in range(20)) if "같은" in c]
 
 
+def test_a_cup_holds_only_a_drink_and_a_dish_only_a_food():
+    composer = OfflineComposer(seed=2)
+    coffee = [composer.compose("커피, 커피잔", key) for key in range(40)]
+    assert sum("커피잔에 담긴 커피" in c for c in coffee) >= 15, coffee
+    odd = ["파스타, 커피잔", "바나나, 머그잔", "커피, 접시", "주스, 그릇", "와플, 받침 접시", "딸기, 식기"]
+    for labels in odd:
+        comments = [composer.compose(labels, key) for key in range(30)]
+        assert not [c for c in comments if "에 담긴" in c], (labels, comments)
+
+
+def test_a_table_is_said_under_what_stands_on_it_and_never_under_a_chair():
+    composer = OfflineComposer(seed=3)
+    wine = [composer.compose("와인, 테이블", key) for key in range(40)]
+    assert sum("테이블 위 와인" in c for c in wine) >= 15, wine
+    # a surface with no thing of its own is spoken of alone
+    chairs = [
+        composer.compose(labels, key) for labels in ("의자, 테이블", "강아지, 책상") for key in range(30)
+    ]
+    assert not [c for c in chairs if " 위 의자" in c or " 위 강아지" in c], chairs
+    for comment in wine + chairs:
+        assert "테이블" in comment or "책상" in comment, comment  # still named
+
+
 def test_nothing_cheers_after_a_sad_angry_or_startled_face_and_the_feeling_is_always_said():
     from utils.text.composer import _CHEERFUL
     from utils.text.composer_review import trace_origin

@@ -11,6 +11,7 @@ from utils.text.grounding import (
     kind_of,
     label_fragments,
     missing_particles,
+    odd_containers,
     unfounded_moods,
     unfounded_scenes,
 )
@@ -176,6 +177,24 @@ def test_a_label_glued_onto_a_stock_phrase_is_rejected(comment, labels, glued):
     # a label's own short remark ends like some stock phrases do, and is fine
     assert glued_labels("고양이가 너무 귀여워요! 트럭이 존재감이 확실해요. 🐱", ["고양이", "트럭"]) == []
     assert glued_labels("드럼 소리가 들리는 것 같아요. 🥁", ["드럼"]) == []  # the drum's own sound
+
+
+@pytest.mark.parametrize(
+    ("comment", "labels", "odd"),
+    [
+        ("커피잔에 담긴 파스타가 참 정갈해 보여요. ☕", ["파스타", "커피잔"], ["커피잔에 담긴 파스타"]),
+        ("받침 접시에 담긴 커피가 향긋해요. ☕", ["받침 접시", "커피"], ["받침 접시에 담긴 커피"]),
+        ("그릇에 담긴 주스가 상큼해 보여요. 🧃", ["그릇", "주스"], ["그릇에 담긴 주스"]),
+        ("식기에 담긴 딸기가 근사해 보여요. 🍓", ["딸기", "식기"], ["식기에 담긴 딸기"]),
+    ],
+)
+def test_a_cup_holding_a_food_or_a_dish_holding_a_drink_is_rejected(comment, labels, odd):
+    assert odd_containers(comment, labels) == odd
+    assert f"nothing of the kind goes in it: {', '.join(odd)}" in validate_comment(comment, ", ".join(labels))
+    # what they hold is fine
+    assert odd_containers("커피잔에 담긴 커피가 근사해 보여요. ☕", ["커피", "커피잔"]) == []
+    assert odd_containers("접시에 담긴 새우가 정말 맛있어 보여요. 🍤", ["새우", "접시"]) == []
+    assert odd_containers("와인 잔에 담긴 와인이 근사해 보여요. 🍷", ["와인", "와인 잔"]) == []
 
 
 def test_a_label_named_twice_counts_every_particle():

@@ -39,7 +39,7 @@ import tossi
 
 from utils import labels as vocab
 from utils.text.dataset import validate_comment
-from utils.text.grounding import kind_of
+from utils.text.grounding import can_hold, is_drink, kind_of
 from utils.text.phrases import casual_list, load_bank
 from utils.text.styles import DEFAULT_STYLE, Style, parse_style
 from utils.text.words import mixed_submoods, noticeable_words
@@ -71,7 +71,8 @@ def phrase_banks() -> dict[str, dict]:
     generic = {part: list(phrases) for part, phrases in load_bank("generic").items()}
     for bank in kinds.values():
         for part, phrases in bank.items():
-            merged = {"joy": "single", "clouded": "single", "in": "pair", "hyper": "many"}.get(part, part)
+            merged = {"joy": "single", "clouded": "single", "in": "pair", "in_drink": "pair", "hyper": "many"}
+            merged = merged.get(part, part)
             merged = "pair" if part.startswith("together:") else merged
             generic[merged] += [p for p in phrases if p not in generic[merged]]
     return banks | {"generic": generic, "kinds": kinds}
@@ -79,7 +80,7 @@ def phrase_banks() -> dict[str, dict]:
 
 def kind_banks() -> dict[str, dict[str, list[str]]]:
     """data/phrases/kinds.json: per kind of thing, its single, pair and list remarks."""
-    notes = ("about", "as_kind", "hypernyms", "containers")
+    notes = ("about", "as_kind", "hypernyms", "containers", "surfaces")
     return {k: v for k, v in load_bank("kinds").items() if k not in notes}
 
 
@@ -216,8 +217,26 @@ def _hypernyms(things: list[str]) -> list[tuple[str, list[str]]]:
 
 
 @cache
-def _containers() -> frozenset[str]:
-    return frozenset(load_bank("kinds")["containers"]["classes"])
+def _surfaces(part: str) -> frozenset[str]:
+    """kinds.json ``surfaces`` entry ``part``: the tables' classes, or the classes and kinds found on them."""
+    return frozenset(load_bank("kinds")["surfaces"][part])
+
+
+def _stands_on_surface(label: str) -> bool:
+    """Whether ``label`` is a thing one finds on a table or a shelf (food, a cup, a book …)."""
+    kinds = _surfaces("on_it_kinds")
+    return remark_kind(label) in kinds or _english_key(label) in _surfaces("on_it")
+
+
+def _put_on_surface(surface: str, remarks: list[str], things: list[str]) -> list[str] | None:
+    """``remarks`` with the first one that opens with a thing found on a table ("병이 …") said to be
+    on ``surface`` ("테이블 위 병이 …"), when every thing that remark names is; None when none is."""
+    for i, remark in enumerate(remarks):
+        named = [t for t in things if t in remark]
+        opens = [t for t in named if remark.startswith(t)]
+        if opens and all(_stands_on_surface(t) for t in named):
+            return [*remarks[:i], f"{surface} 위 {remark}", *remarks[i + 1 :]]
+    return None
 
 
 def _for_mood(templates: list[str], mood: str) -> list[str]:
@@ -388,7 +407,8 @@ class OfflineComposer:
     ) -> list[str]:
         """Remarks for things, never more than two to a remark and never a list of unlike things:
         a kind name with its own kind's things is said once with them ("레몬과 오렌지 같은 과일이"),
-        a plate or a cup with a food or drink in one remark ("접시에 담긴 새우가"), three of one
+        a table beside what stands on it goes before that thing's remark ("테이블 위 병이"), a dish
+        with a food or a cup with a drink in one remark ("접시에 담긴 새우가"), three of one
         kind may share its list remark, two of one kind its pair remark, the rest one each; two
         things alone may also take a generic pair remark."""
         if not things:
@@ -400,12 +420,17 @@ class OfflineComposer:
             if templates:
                 remarks.append(fill(rng.choice(templates), obj=hyper, items=covered))
                 pool = [t for t in pool if t != hyper and t not in covered]
-        for container in [t for t in pool if _english_key(t) in _containers()]:
-            food = [
-                t for t in pool if remark_kind(t) == "food_drink" and _english_key(t) not in _containers()
-            ]
-            if food and container in pool and rng.random() < 0.7:
-                remarks.append(fill(rng.choice(banks.kinds["food_drink"]["in"]), a=container, b=food[0]))
+        surface = next((t for t in pool if _english_key(t) in _surfaces("classes")), None)
+        if surface and any(_stands_on_surface(t) for t in pool) and rng.random() < 0.8:
+            rest = [t for t in pool if t != surface]
+            placed = _put_on_surface(surface, self._group(rng, banks, rest, mood, first, short), rest)
+            if placed:
+                return remarks + placed
+        for container in list(pool):
+            food = [t for t in pool if t != container and can_hold(container, t)]
+            if food and container in pool and rng.random() < 0.9:
+                templates = banks.kinds["food_drink"]["in_drink" if is_drink(food[0]) else "in"]
+                remarks.append(fill(rng.choice(templates), a=container, b=food[0]))
                 pool = [t for t in pool if t not in (container, food[0])]
         kinds = {remark_kind(t) for t in pool}
         if len(pool) == 3 and len(kinds) == 1 and rng.random() < 0.5:

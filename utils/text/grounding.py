@@ -14,6 +14,8 @@ label left as a fragment: the rules ``validate_comment`` adds for everyday photo
 - scenes: sky, sea, lake, forest, night view, … that no label's own remarks speak of ("사자가
   하늘과 잘 어울려요"; the lighthouse's "바다와 잘 어울려요" is fine), unless said figuratively
   ("맑은 하늘 같은 내일");
+- containers: a cup holding a food or a dish holding a drink ("커피잔에 담긴 파스타가", "받침 접시에
+  담긴 커피가"; ``containers`` of ``data/phrases/kinds.json``);
 - a label glued onto a stock phrase about something else: a sentence that is a label and its
   particle followed by the end of an opener, a closer or a people remark ("헬멧이 순간이 자주
   찾아오길 바라요", "모자가 있는 그대로의 모습이 따뜻하게 느껴져요").
@@ -32,6 +34,7 @@ from utils.paths import DATA, LABELS_DIR
 KINDS_FILE = LABELS_DIR / "kinds.json"
 EMOJIS_FILE = DATA / "phrases" / "emojis.json"
 STYLES_FILE = DATA / "phrases" / "styles.json"
+PHRASE_KINDS_FILE = DATA / "phrases" / "kinds.json"
 # One-syllable names that comments mostly use in another sense (말 speech, 눈 eyes/snow, 배 belly,
 # 차 tea, 손 "hands on", 집 home, 공 effort, 양 amount, …): counting them would reject good comments.
 AMBIGUOUS_NAMES = frozenset(
@@ -344,6 +347,43 @@ def missing_particles(comment: str, labels: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+@lru_cache(maxsize=1)
+def _containers() -> dict[str, frozenset[str]]:
+    spec = json.loads(PHRASE_KINDS_FILE.read_text(encoding="utf-8"))["containers"]
+    return {part: frozenset(spec[part]) for part in ("cups", "dishes", "drinks")}
+
+
+def _english(label: str) -> str | None:
+    try:
+        return vocab.en_name(label)
+    except vocab.UnknownLabelError:
+        return None
+
+
+def is_drink(label: str) -> bool:
+    """Whether ``label`` names a drink (커피, 주스, 와인 …)."""
+    return _english(label) in _containers()["drinks"]
+
+
+def can_hold(container: str, content: str) -> bool:
+    """Whether the label ``container`` can hold the label ``content``: a cup or a glass a drink,
+    a dish a food that is no drink; anything else (a saucer, a fork) nothing."""
+    english = _english(container)
+    if english in _containers()["cups"]:
+        return is_drink(content)
+    return english in _containers()["dishes"] and kind_of(content) == "food_drink" and not is_drink(content)
+
+
+def odd_containers(comment: str, labels: Sequence[str]) -> list[str]:
+    """ "A에 담긴 B" in ``comment`` for labels A and B where A cannot hold B ("커피잔에 담긴 파스타")."""
+    return [
+        f"{a}에 담긴 {b}"
+        for a in labels
+        for b in labels
+        if a != b and f"{a}에 담긴 {b}" in comment and not can_hold(a, b)
+    ]
+
+
 def grounding_problems(comment: str, labels: Sequence[str]) -> list[str]:
     """What ``validate_comment`` reports for these rules (``labels``: the parsed label names)."""
     _, objects = vocab.split_labels(list(labels))
@@ -362,4 +402,6 @@ def grounding_problems(comment: str, labels: Sequence[str]) -> list[str]:
         problems.append("scene not in the labels: " + ", ".join(scenes))
     if glued := glued_labels(comment, objects):
         problems.append("label glued to a stock phrase: " + ", ".join(glued))
+    if held := odd_containers(comment, objects):
+        problems.append("nothing of the kind goes in it: " + ", ".join(held))
     return problems
