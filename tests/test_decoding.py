@@ -21,11 +21,12 @@ PAIRS = read_dataset(ROOT / "data" / "text_data" / "comments_val.json")[:200]
 LABELS = ["기쁨, 안경, 나무", "슬픔, 돌고래", "분노", "공포, 재킷, 차, 책"]
 
 
-def _tiny_model(folder, family: str):
-    """An untrained smoke-size model with a tokenizer trained on our comments, saved as training saves it."""
+def _tiny_model(folder, family: str, seed: int = 0):
+    """An untrained smoke-size model (weights drawn with ``seed``) with a tokenizer trained on our
+    comments, saved as training saves it."""
     tokenizer = train_local_tokenizer([t for p in PAIRS for t in p], family, folder, 400)
     experiment = get_experiment("transfer_0" if family == "t5" else "kogpt2_0")
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     lm.build_model(experiment, "smoke", tokenizer).save_pretrained(folder)
     info = {"experiment": experiment.name, "family": family, "data_format": experiment.data_format}
     (folder / MODEL_INFO_FILE).write_text(json.dumps(info), encoding="utf-8")
