@@ -40,6 +40,7 @@ import tossi
 from utils import labels as vocab
 from utils.text.dataset import validate_comment
 from utils.text.grounding import can_hold, is_drink, kind_of
+from utils.text.grounding import english_key as _english_key
 from utils.text.phrases import casual_list, load_bank
 from utils.text.styles import DEFAULT_STYLE, Style, parse_style
 from utils.text.words import mixed_submoods, noticeable_words
@@ -245,13 +246,6 @@ def _for_mood(templates: list[str], mood: str) -> list[str]:
     if mood in (NO_EMOTION, "기쁨"):
         return templates
     return [t for t in templates if not _AT_EASE.search(t)] or templates
-
-
-def _english_key(label: str) -> str | None:
-    try:
-        return vocab.en_name(label)
-    except vocab.UnknownLabelError:
-        return None
 
 
 class OfflineComposer:

@@ -353,7 +353,8 @@ def _containers() -> dict[str, frozenset[str]]:
     return {part: frozenset(spec[part]) for part in ("cups", "dishes", "drinks")}
 
 
-def _english(label: str) -> str | None:
+def english_key(label: str) -> str | None:
+    """The OIV7 class name of a Korean label, or None for a label outside the vocabulary."""
     try:
         return vocab.en_name(label)
     except vocab.UnknownLabelError:
@@ -362,13 +363,13 @@ def _english(label: str) -> str | None:
 
 def is_drink(label: str) -> bool:
     """Whether ``label`` names a drink (커피, 주스, 와인 …)."""
-    return _english(label) in _containers()["drinks"]
+    return english_key(label) in _containers()["drinks"]
 
 
 def can_hold(container: str, content: str) -> bool:
     """Whether the label ``container`` can hold the label ``content``: a cup or a glass a drink,
     a dish a food that is no drink; anything else (a saucer, a fork) nothing."""
-    english = _english(container)
+    english = english_key(container)
     if english in _containers()["cups"]:
         return is_drink(content)
     return english in _containers()["dishes"] and kind_of(content) == "food_drink" and not is_drink(content)
