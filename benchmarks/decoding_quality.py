@@ -47,7 +47,7 @@ def measure(generator: CommentGenerator, sources: list[str], decoding: str, batc
     missing = [any(p.startswith("label not mentioned") for p in found) for found in problems]
     return {
         "label_coverage": round(stats["label_coverage"], 4),
-        "all_objects_named": round(1 - sum(missing) / len(labels), 4),
+        "all_subjects_named": round(1 - sum(missing) / len(labels), 4),
         "question_rate": round(stats["question_rate"], 4),
         "valid_rate": round(sum(not found for found in problems) / len(labels), 4),
     }
@@ -129,7 +129,7 @@ def main() -> None:
         for name, row in rows.items():
             row["time_vs_greedy"] = round(row["ms_per_comment"] / base, 2)
             print(
-                f"{name:<10}{row['label_coverage']:>10.4f}{row['all_objects_named']:>11.4f}{row['question_rate']:>11.4f}"
+                f"{name:<10}{row['label_coverage']:>10.4f}{row['all_subjects_named']:>11.4f}{row['question_rate']:>11.4f}"
                 f"{row['valid_rate']:>8.4f}{row['ms_per_comment']:>12.1f}{row['time_vs_greedy']:>10.2f}"
             )
         pipeline = composer_rate(args.model, sources, args.batch_size)

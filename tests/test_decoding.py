@@ -92,6 +92,17 @@ def test_the_label_guide_names_every_object(generator):
     assert any(candidate_order(c, t, 0.0)[1] > -1.0 for c, t in zip(plain, labels, strict=True))
 
 
+def test_the_guide_puts_in_the_subjects_and_leaves_the_table_and_bottle_beside_them(generator):
+    from utils.lm.generate import LabelGuide
+
+    guide = LabelGuide(generator.tokenizer, ["와인, 병, 테이블", "의자, 테이블"], start=1, bias=10.0)
+    assert guide.objects == [["와인", "병", "테이블"], ["의자", "테이블"]]  # all checked for glue
+    assert guide.required == [["와인"], ["의자", "테이블"]]  # furniture alone is the subject
+    guided = Decoding("guided", guided=True, no_repeat_ngram_size=3)
+    for comment in generator.generate(["와인, 병, 테이블"], decoding=guided, max_new_tokens=24):
+        assert "와인" in comment, comment
+
+
 def test_a_sampling_retry_gets_another_guided_candidate():
     sampled = Decoding("guided", guided=True, no_repeat_ngram_size=3, do_sample=True, top_p=0.95)
     assert sampled.guided_kwargs()["do_sample"] is True and sampled.guided_kwargs()["num_beams"] == 1

@@ -7,6 +7,10 @@ attached (a vision model), the prompt asks the model to look at it and to name o
 
 from __future__ import annotations
 
+import tossi
+
+from utils.labels import parse_labels, split_labels
+from utils.text.grounding import main_objects
 from utils.text.styles import DEFAULT_STYLE, LEVELS, TONES, Style, parse_style
 
 SYSTEM_MESSAGE = "당신은 SNS 사진에 자연스럽고 따뜻한 댓글을 다는 사람입니다. 항상 존댓말로 씁니다."
@@ -51,6 +55,21 @@ PHOTO_RULES = [
 ]
 
 
+def naming_rule(labels: str) -> str:
+    """What the comment must name: every object, or only the subjects (``main_objects``) when the
+    labels also give furniture, tableware or parts beside them, which a person leaves out."""
+    objects = split_labels(parse_labels(labels, strict=False))[1]
+    subjects = main_objects(objects)
+    others = [o for o in objects if o not in subjects]
+    if not others:
+        return "나머지 사물은 모두 그대로 언급합니다."
+    return (
+        f"사진의 주인공인 {tossi.postfix(', '.join(subjects), '은')} 그대로 언급합니다. "
+        f"{tossi.postfix(', '.join(others), '은')} "
+        "배경이니 빼도 되고, 넣는다면 주인공과 함께 씁니다 ('테이블 위 와인', '접시에 담긴 파스타')."
+    )
+
+
 def build_messages(
     labels: str, style: str | Style | None = None, *, photo: bool = False
 ) -> list[dict[str, str]]:
@@ -64,7 +83,7 @@ def build_messages(
         "- 사진에 대한 댓글 한 문장이나 두 문장만 씁니다.",
         "- 질문하지 않습니다 (물음표도, '~나요?' 같은 물음 어미도 쓰지 않습니다).",
         LEVEL_RULES[style.level],
-        "- 감정 단어(기쁨, 슬픔, 분노, 공포)는 사진 속 표정이니 분위기로 반영하고, 나머지 사물은 모두 그대로 언급합니다.",
+        "- 감정 단어(기쁨, 슬픔, 분노, 공포)는 사진 속 표정이니 분위기로 반영하고, " + naming_rule(labels),
         "- 어울리는 이모지를 한두 개 넣습니다.",
         "- 80자를 넘기지 않습니다.",
     ]

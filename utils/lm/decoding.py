@@ -16,6 +16,7 @@ from functools import lru_cache
 
 from utils.labels import label_named, parse_labels, split_labels
 from utils.text.dataset import validate_comment
+from utils.text.grounding import main_objects
 from utils.text.styles import Style, split_model_input
 
 
@@ -142,7 +143,7 @@ def candidate_order(comment: str, model_input: str, score: float) -> tuple[int, 
     """Sort key of a candidate (smallest first): no problems by ``validate_comment`` (in the
     input's style) first, then the share of object labels named, then the model's
     length-normalised log-probability."""
-    objects = object_labels(model_input)
+    objects = main_objects(object_labels(model_input))
     named = sum(label_named(o, comment) for o in objects) / len(objects) if objects else 1.0
     return (1 if comment_problems(comment, model_input) else 0, -named, -score)
 

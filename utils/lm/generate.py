@@ -23,6 +23,7 @@ from utils.lm.data import IGNORE_INDEX, gpt2_rows, make_collator, prompt_for
 from utils.lm.decoding import Decoding, candidate_order, get_decoding, object_labels, pick_best
 from utils.lm.openvino_steps import run_steps_on_openvino
 from utils.text.dataset import LABEL_PARTICLES, count_emojis, ends_sentence, is_cut_off
+from utils.text.grounding import main_objects
 from utils.text.styles import Style, model_input, split_model_input
 
 MODEL_INFO_FILE = "sns_comment.json"
@@ -118,6 +119,7 @@ class LabelGuide(LogitsProcessor):
     ) -> None:
         self.tokenizer = tokenizer
         self.objects = [object_labels(labels) for labels in label_strings]
+        self.required = [main_objects(objects) for objects in self.objects]  # what the guide puts in
         self.emotional = [
             any(is_emotion(x) for x in parse_labels(split_model_input(labels)[0], strict=False))
             for labels in label_strings
@@ -169,7 +171,7 @@ class LabelGuide(LogitsProcessor):
             objects = self.objects[row // self.num_beams]
             if not objects:
                 continue
-            missing = [o for o in objects if not label_named(o, text)]
+            missing = [o for o in self.required[row // self.num_beams] if not label_named(o, text)]
             forced = self._forced_next(generated, missing)
             if forced is not None:
                 scores[row] = -float("inf")

@@ -12,6 +12,7 @@ from pathlib import Path
 from utils.labels import label_named, parse_labels, split_labels
 from utils.paths import shown_path
 from utils.text.dataset import count_emojis, has_question
+from utils.text.grounding import main_objects
 from utils.text.style_check import comment_tone, speech_level
 from utils.text.styles import (
     DEFAULT_STYLE,
@@ -35,11 +36,13 @@ def distinct_n(comments: Sequence[str], n: int) -> float:
 
 
 def label_coverage(comment: str, labels: str) -> float:
-    """Share of the object labels the comment names (1.0 when there are no objects)."""
+    """Share of the main object labels (``utils.text.grounding.main_objects``: the subjects, not
+    the furniture or tableware beside them) the comment names (1.0 when there are no objects)."""
     _, objects = split_labels(parse_labels(labels, strict=False))
     if not objects:
         return 1.0
-    return sum(label_named(o, comment) for o in objects) / len(objects)
+    subjects = main_objects(objects)
+    return sum(label_named(o, comment) for o in subjects) / len(subjects)
 
 
 def comment_stats(comments: Sequence[str], labels: Sequence[str]) -> dict[str, float]:

@@ -276,9 +276,9 @@ class CommentPipeline:
         self, rows: Sequence[int], comments: Sequence[str], inputs: Sequence[str]
     ) -> dict[int, float]:
         """Of ``rows``, those whose comment the text model itself scores below its confidence floor
-        (row → score); none when the model has no floor. The blind review of round 5 found the
-        shipped T5's comments under its floor of -1.0 posted 0.75 / 0.17 of the time by its two
-        raters, those above it 0.97 / 0.61 (``models/review/README.md``)."""
+        (row → score); none when the model has no floor. Blind reviews chose the shipped T5's
+        floor: under it, comments read as nonsense far more often (``models/review/README.md``,
+        rounds 5 and 9c)."""
         floor = getattr(self.generator, "confidence_floor", None)
         if floor is None or not rows:
             return {}

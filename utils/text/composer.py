@@ -7,9 +7,14 @@ resort when no text model exists. The same (labels, key, style) always gives the
 
 Coherence (issue 12, ``data/composer_review/README.md``): opener, closer and mood emoji come from
 one mood, even with two emotions; a remark or closer that repeats a content word of the parts
-before it is drawn again (``utils.text.words``); pair and list remarks only say that the
-objects are in the photo, never that they suit or complete each other; body parts get remarks
-about the person; no "also" (…도) remark comes first.
+before it is drawn again (``utils.text.words``); pair and list remarks are one kind's and never
+say that the objects suit or complete each other; body parts get remarks about the person; no
+"also" (…도) remark comes first.
+
+Subjects (round 9, ``utils.text.grounding.main_objects``): a comment speaks of the photo's
+subjects, at most three, and leaves the furniture, tableware, parts and bottles beside them, or
+says them where they belong to a subject ("테이블 위 와인이", "접시에 담긴 파스타가"); unlike things
+never share a stock pair remark ("A와 B가 또렷하게 잘 나왔어요" read as a listing to the raters).
 
 Grounding (everyday photos: ``utils.text.grounding``): every class without remarks of its own gets
 its kind's (``data/phrases/kinds.json``: animals, food, vehicles, places …); a person is spoken of
@@ -39,7 +44,7 @@ import tossi
 
 from utils import labels as vocab
 from utils.text.dataset import validate_comment
-from utils.text.grounding import can_hold, is_drink, kind_of
+from utils.text.grounding import can_hold, is_drink, kind_of, main_objects
 from utils.text.grounding import english_key as _english_key
 from utils.text.phrases import casual_list, load_bank
 from utils.text.styles import DEFAULT_STYLE, Style, parse_style
@@ -81,7 +86,7 @@ def phrase_banks() -> dict[str, dict]:
 
 def kind_banks() -> dict[str, dict[str, list[str]]]:
     """data/phrases/kinds.json: per kind of thing, its single, pair and list remarks."""
-    notes = ("about", "as_kind", "hypernyms", "containers", "surfaces")
+    notes = ("about", "as_kind", "hypernyms", "containers", "surfaces", "subjects")
     return {k: v for k, v in load_bank("kinds").items() if k not in notes}
 
 
@@ -362,33 +367,38 @@ class OfflineComposer:
     def _remarks(
         self, rng: random.Random, banks: StyleBanks, objects: list[str], mood: str = NO_EMOTION
     ) -> list[str]:
-        """The remarks of a comment, one sentence each: a body part (코, 팔) gets its own remark
-        about the person; a person is spoken of as people are (모습, 두 분), never as an item of a
-        list, and with one other thing may share its remark ("강아지와 함께한 모습이 …"); the other
-        things go at most two to a remark (``_group``). No remark opens with an "also" (…도)."""
+        """The remarks of a comment, one sentence each, about its subjects (``main_objects``; the
+        table, dish or bottle beside them is said only where it belongs to one: "테이블 위 와인이",
+        "접시에 담긴 파스타가"): a body part (코, 팔) gets its own remark about the person; a person
+        is spoken of as people are (모습, 두 분), never as an item of a list, and with one other
+        thing may share its remark ("강아지와 함께한 모습이 …"); the other things go one to a remark,
+        or two or three of one kind to that kind's remark (``_group``). No remark opens with an
+        "also" (…도)."""
         if not objects:
             return []
-        parts = [o for o in objects if _english_key(o) in BODY_PARTS]
-        people = [o for o in objects if o not in parts and remark_kind(o) == "people"]
-        things = [o for o in objects if o not in parts and o not in people]
+        subjects = main_objects(objects)
+        extras = [o for o in objects if o not in subjects]
+        parts = [o for o in subjects if _english_key(o) in BODY_PARTS]
+        people = [o for o in subjects if o not in parts and remark_kind(o) == "people"]
+        things = [o for o in subjects if o not in parts and o not in people]
         remarks = [self._single(rng, banks, p, mood, first=i == 0) for i, p in enumerate(parts)]
         if people:
             bank = banks.kinds["people"]
             # One person with one thing now and then, or with many things always (to stay short),
             # shares a remark with one of them.
-            many = len(objects) >= 4
+            many = len(subjects) >= 3
             if len(people) == 1 and things and (many or (len(things) == 1 and rng.random() < 0.5)):
                 for thing in things:
                     together = _for_mood(bank.get(f"together:{remark_kind(thing)}", []), mood)
                     if together:
                         remarks.append(fill(rng.choice(together), obj=thing))
                         rest = [t for t in things if t != thing]
-                        return remarks + self._group(rng, banks, rest, mood, first=False, short=many)
+                        return remarks + self._group(rng, banks, rest, mood, False, many, extras)
             if len(people) == 1:
                 remarks.append(self._single(rng, banks, people[0], mood, first=not remarks))
             else:
                 remarks.append(rng.choice(bank["pair"] if len(people) == 2 else bank["many"]))
-        return remarks + self._group(rng, banks, things, mood, first=not remarks, short=len(objects) >= 4)
+        return remarks + self._group(rng, banks, things, mood, not remarks, len(subjects) >= 3, extras)
 
     def _group(
         self,
@@ -398,13 +408,14 @@ class OfflineComposer:
         mood: str,
         first: bool,
         short: bool = False,
+        extras: tuple[str, ...] | list[str] = (),
     ) -> list[str]:
-        """Remarks for things, never more than two to a remark and never a list of unlike things:
-        a kind name with its own kind's things is said once with them ("레몬과 오렌지 같은 과일이"),
-        a table beside what stands on it goes before that thing's remark ("테이블 위 병이"), a dish
-        with a food or a cup with a drink in one remark ("접시에 담긴 새우가"), three of one
-        kind may share its list remark, two of one kind its pair remark, the rest one each; two
-        things alone may also take a generic pair remark."""
+        """Remarks for the subjects ``things``, never more than two to a remark and never a pair of
+        unlike things: a kind name with its own kind's things is said once with them ("레몬과
+        오렌지 같은 과일이"), a table (a subject or one of ``extras``) beside what stands on it goes
+        before that thing's remark ("테이블 위 와인이"), a dish with a food or a cup with a drink in
+        one remark ("접시에 담긴 새우가"), three of one kind may share its list remark, two of one
+        kind its pair remark, the rest one each. ``extras`` are never named otherwise."""
         if not things:
             return []
         remarks: list[str] = []
@@ -414,18 +425,20 @@ class OfflineComposer:
             if templates:
                 remarks.append(fill(rng.choice(templates), obj=hyper, items=covered))
                 pool = [t for t in pool if t != hyper and t not in covered]
-        surface = next((t for t in pool if _english_key(t) in _surfaces("classes")), None)
+        surface = next((t for t in [*pool, *extras] if _english_key(t) in _surfaces("classes")), None)
         if surface and any(_stands_on_surface(t) for t in pool) and rng.random() < 0.8:
             rest = [t for t in pool if t != surface]
-            placed = _put_on_surface(surface, self._group(rng, banks, rest, mood, first, short), rest)
+            others = [t for t in extras if t != surface]
+            placed = _put_on_surface(surface, self._group(rng, banks, rest, mood, first, short, others), rest)
             if placed:
                 return remarks + placed
-        for container in list(pool):
+        for container in [*pool, *extras]:
             food = [t for t in pool if t != container and can_hold(container, t)]
-            if food and container in pool and rng.random() < 0.9:
+            if food and (container in pool or container in extras) and rng.random() < 0.9:
                 templates = banks.kinds["food_drink"]["in_drink" if is_drink(food[0]) else "in"]
                 remarks.append(fill(rng.choice(templates), a=container, b=food[0]))
                 pool = [t for t in pool if t not in (container, food[0])]
+                extras = [t for t in extras if t != container]
         kinds = {remark_kind(t) for t in pool}
         if len(pool) == 3 and len(kinds) == 1 and rng.random() < 0.5:
             many = banks.kinds.get(kinds.pop() or "", {}).get("many")
@@ -433,16 +446,9 @@ class OfflineComposer:
                 return remarks + [fill(rng.choice(_quiet(many, mood)), items=pool)]
         while pool:
             head = pool.pop(0)
-            crowded = short or len(pool) >= 2  # many things: pair them, to stay short
+            crowded = short or len(pool) >= 2  # many things: pair those of one kind, to stay short
             mate = next((t for t in pool if remark_kind(t) == remark_kind(head)), None)
             pair = banks.kinds.get(remark_kind(head) or "", {}).get("pair")
-            if (
-                not (mate and pair)
-                and pool
-                and (crowded or (len(pool) == 1 and not remarks and rng.random() < 0.3))
-            ):
-                # Unlike things share a generic pair remark when many, and two alone now and then.
-                mate, pair = pool[0], banks.generic["pair"]
             if mate and pair and (crowded or rng.random() < 0.5):
                 pool.remove(mate)
                 remarks.append(fill(rng.choice(_quiet(pair, mood)), a=head, b=mate))

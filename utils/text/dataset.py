@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from utils.labels import label_named, parse_labels, split_labels
-from utils.text.grounding import compiled, grounding_problems
+from utils.text.grounding import compiled, grounding_problems, main_objects
 from utils.text.styles import DEFAULT_STYLE, Style, model_input, parse_style, split_model_input
 
 Pair = tuple[str, str]  # (label string, comment)
@@ -379,7 +379,7 @@ def validate_comment(
         parse_labels(split_model_input(labels)[0], strict=False) if isinstance(labels, str) else list(labels)
     )
     _, objects = split_labels(names)
-    missing = [o for o in objects if not label_named(o, text)]
+    missing = [o for o in main_objects(objects) if not label_named(o, text)]
     if missing:
         problems.append("label not mentioned: " + ", ".join(missing))
     twice = named_twice(text, objects)

@@ -16,6 +16,8 @@ label left as a fragment: the rules ``validate_comment`` adds for everyday photo
   ("맑은 하늘 같은 내일");
 - containers: a cup holding a food or a dish holding a drink ("커피잔에 담긴 파스타가", "받침 접시에
   담긴 커피가"; ``containers`` of ``data/phrases/kinds.json``);
+- subjects (``main_objects``): a comment must name the photo's main labels, not the furniture,
+  tableware or parts beside them, nor more than three subjects (people count as one);
 - a label glued onto a stock phrase about something else: a sentence that is a label and its
   particle followed by the end of an opener, a closer or a people remark ("헬멧이 순간이 자주
   찾아오길 바라요", "모자가 있는 그대로의 모습이 따뜻하게 느껴져요").
@@ -373,6 +375,35 @@ def can_hold(container: str, content: str) -> bool:
     if english in _containers()["cups"]:
         return is_drink(content)
     return english in _containers()["dishes"] and kind_of(content) == "food_drink" and not is_drink(content)
+
+
+@lru_cache(maxsize=1)
+def _subjects() -> tuple[int, dict[str, int], frozenset[str]]:
+    spec = json.loads(PHRASE_KINDS_FILE.read_text(encoding="utf-8"))["subjects"]
+    return spec["most"], {kind: i for i, kind in enumerate(spec["kind_order"])}, frozenset(spec["background"])
+
+
+def main_objects(objects: Sequence[str]) -> list[str]:
+    """The object labels a comment must name, in the order they were given: the subjects, not
+    the furniture, tableware, parts or body parts beside them (all labels when every one is of
+    those), at most ``most`` of them by kind and then class name (``subjects`` of
+    ``data/phrases/kinds.json``). The same set in any order gives the same subjects."""
+    most, kind_rank, background = _subjects()
+    found = list(dict.fromkeys(objects))
+    subjects = [o for o in found if english_key(o) not in background] or found
+    ranked = sorted(
+        subjects, key=lambda o: (kind_rank.get(kind_of(o) or "", len(kind_rank)), english_key(o) or o)
+    )
+    kept: set[str] = set()
+    slots, has_people = 0, False
+    for label in ranked:
+        person = kind_of(label) == "people"
+        if person and has_people:  # people are one subject: one 모습 or 두 분 names them all
+            kept.add(label)
+        elif slots < most:
+            kept.add(label)
+            slots, has_people = slots + 1, has_people or person
+    return [o for o in subjects if o in kept]
 
 
 def odd_containers(comment: str, labels: Sequence[str]) -> list[str]:
