@@ -48,7 +48,8 @@ ENGLISH_NAME_LINE = re.compile(r"영어 이름: ([^\n]*)")  # utils.datagen.tran
 GEMINI_PATH = re.compile(r"^/(v1[a-z0-9]*)/models/([^/:]+):generateContent$")
 # datagen.prompt's system message for a style other than the default.
 STYLE_LINE = re.compile(rf"말투는 ({'|'.join(LEVELS)})\(\w+\), 어조는 ({'|'.join(TONES)})\(")
-QUESTION = " 여기는 어디인가요? 😊"
+# An emoji no phrase bank has: the composer's own could come again ("emoji repeated").
+QUESTION = " 여기는 어디인가요? 🤔"
 REFUSAL = "I'm sorry, but I can't help with that."
 
 

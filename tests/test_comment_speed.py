@@ -208,3 +208,19 @@ def test_a_comment_the_model_is_unsure_of_is_sampled_again_then_composed(t5_dir,
     scores[retried] = -0.8
     calls.clear()
     assert pipeline.write_comments(["나무", "의자"])[0] == [sure, retried] and len(calls) == 2
+
+
+def test_photos_with_the_labels_of_an_earlier_photo_get_other_comments(t5_dir):
+    pipeline = CommentPipeline(lm_dir=t5_dir, offline=True, load_vision=False)
+    photos = [None] * 3
+    first, first_by = pipeline.write_photo_comments(["기쁨, 안경", "슬픔", "기쁨, 안경"], photos)
+    # the first photo of a label set gets the comment write_comments gives it; a later one another
+    fresh = CommentPipeline(lm_dir=t5_dir, offline=True, load_vision=False)
+    assert first[0] == fresh.write_comments(["기쁨, 안경"])[0][0]
+    assert first[2] != first[0] and all(first) and len(first_by) == 3
+    # and so does the next batch's photo with those labels
+    later, _ = pipeline.write_photo_comments(["슬픔", "기쁨, 안경"], photos[:2])
+    assert later[0] != first[1] and later[1] not in (first[0], first[2])
+    assert all(
+        not validate_comment(c, labels) for c, labels in zip(later, ["슬픔", "기쁨, 안경"], strict=True)
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -126,6 +127,9 @@ class CommentPipeline:
     ) -> None:
         self.offline = (not is_online()) if offline is None else offline
         self.seed = seed
+        # How many photos of each (labels, style) this pipeline has commented: the next one gets
+        # another comment (``write_photo_comments``).
+        self._commented: Counter[tuple[str, str]] = Counter()
         self.batch_size = batch_size
         self.style = parse_style(style)  # every call's style unless the call names another
         self.decoding = decoding  # a name in utils.lm.decoding.DECODINGS or a Decoding; None: its default
@@ -170,15 +174,33 @@ class CommentPipeline:
         :meth:`write_comments`; the writer's name says which, and why the local model stepped in."""
         style = self.style if style is None else parse_style(style)
         if self.vision_writer is None or not label_strings:
-            return self.write_comments(label_strings, style=style)
+            return self._varied_comments(label_strings, style)
         written = self.vision_writer.write(photos, label_strings, style)
         comments = [w.comment or "" for w in written]
         writers = [self.vision_writer.describe()] * len(written)
         failed = [i for i, w in enumerate(written) if w.comment is None]
-        local, local_writers = self.write_comments([label_strings[i] for i in failed], style=style)
+        local, local_writers = self._varied_comments([label_strings[i] for i in failed], style)
         for i, comment, writer in zip(failed, local, local_writers, strict=True):
             comments[i] = comment
             writers[i] = f"{writer} ({self.vision_writer.name} did not: {written[i].problem})"
+        return comments, writers
+
+    def _varied_comments(self, label_strings: Sequence[str], style: Style) -> tuple[list[str], list[str]]:
+        """:meth:`write_comments` for photos: the first photo with a label set gets its comment as
+        that method writes it; a later photo of this pipeline with the same labels (six photos of
+        a person in one archive) gets another, written with a seed of its own (sampled by the
+        text model, other phrases by the composer), so that one comment is not posted under every
+        such photo. The count starts again with a new pipeline, so a resumed run may repeat one."""
+        rounds: dict[int, list[int]] = {}
+        for i, labels in enumerate(label_strings):
+            rounds.setdefault(self._commented[labels, style.key], []).append(i)
+            self._commented[labels, style.key] += 1
+        comments, writers = [""] * len(label_strings), [""] * len(label_strings)
+        for earlier, rows in sorted(rounds.items()):
+            seed = None if earlier == 0 else self.seed + earlier
+            written = self.write_comments([label_strings[i] for i in rows], seed=seed, style=style)
+            for i, comment, writer in zip(rows, *written, strict=True):
+                comments[i], writers[i] = comment, writer
         return comments, writers
 
     @property
