@@ -369,6 +369,7 @@ class CommentPipeline:
         detected while the batch before it gets its comments."""
         from utils import vision
 
+        self._commented.clear()  # each run varies its own repeats: the same photos, the same comments
         inputs = [photos] if isinstance(photos, str | Path) else list(photos)
         paths, problems = find_photos(inputs)
         results = [PhotoResult(source=src, error=why) for src, why in problems]
