@@ -127,7 +127,7 @@ class CommentPipeline:
     ) -> None:
         self.offline = (not is_online()) if offline is None else offline
         self.seed = seed
-        # How many photos of each (labels, style) this pipeline has commented: the next one gets
+        # How many photos of each (labels, style) this run has commented: the next one gets
         # another comment (``write_photo_comments``).
         self._commented: Counter[tuple[str, str]] = Counter()
         self.batch_size = batch_size
@@ -190,7 +190,7 @@ class CommentPipeline:
         that method writes it; a later photo of this pipeline with the same labels (six photos of
         a person in one archive) gets another, written with a seed of its own (sampled by the
         text model, other phrases by the composer), so that one comment is not posted under every
-        such photo. The count starts again with a new pipeline, so a resumed run may repeat one."""
+        such photo. The count starts again with each run, so a resumed run may repeat one."""
         rounds: dict[int, list[int]] = {}
         for i, labels in enumerate(label_strings):
             rounds.setdefault(self._commented[labels, style.key], []).append(i)
