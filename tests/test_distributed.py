@@ -99,7 +99,9 @@ def test_pipeline_benchmark_runs_both_ways_at_a_tiny_size():
         "reference way (1 thread)",
         "ours, 1 process (batches of 2)",
         "ours, 2 processes (batches of 2)",
+        "ours int8, 1 process (batches of 2)",  # SNS_OPENVINO_PRECISION=int8 for that run only
         "throughput ratio ours, 2 processes / reference way:",
+        "throughput ratio ours int8, 1 process / reference way:",
         "OpenVINO (f32) vs PyTorch, one photo at a time:",
         "labels identical",
         "ours: guided + checks, batches of 8",

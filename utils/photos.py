@@ -10,10 +10,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from utils.paths import DATA, package_dir
+
 # Detectors work at 512-1280 px; bigger photos only cost memory and time.
 MAX_SIDE = 4096
 _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+PHOTO_SET = DATA / "real_photos.json"  # the hand-labelled real photos (utils.pipeline.real_photos)
 
 
 class PhotoError(Exception):
@@ -103,3 +106,31 @@ def _to_uint8(values: np.ndarray, mode: str) -> np.ndarray:
     elif mode == "F" and values.max(initial=0) <= 1.0:
         values = values * 255.0
     return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+
+
+def photo_file(record: dict, photo_set: str | Path = PHOTO_SET) -> tuple[Path, str]:
+    """Where a record's photo lies, and its source line: inside an installed Python package
+    (``"package"``: the import name, ``"path"`` inside it) or a Debian package (``"debian"``: its
+    name, ``"path"``: the absolute path it installs)."""
+    if "debian" in record:
+        file, source = Path(record["path"]), f"debian {record['debian']}: {record['path']}"
+        hint = f" (make photos, or apt-get install {record['debian']})"
+    else:
+        file = package_dir(record["package"], "its photos are part of the real-photo set") / record["path"]
+        source, hint = f"{record['package']}: {record['path']}", " (make photos)"
+    if not file.is_file():
+        raise FileNotFoundError(f"{photo_set}: photo {record['id']!r} not found at {file}{hint}")
+    return file, source
+
+
+def real_photo_files(photo_set: str | Path = PHOTO_SET) -> list[Path]:
+    """The real-photo set's files that are installed here (those of missing packages left out)."""
+    import json
+
+    found = []
+    for record in json.loads(Path(photo_set).read_text(encoding="utf-8"))["photos"]:
+        try:
+            found.append(photo_file(record, photo_set)[0])
+        except FileNotFoundError:
+            continue
+    return found

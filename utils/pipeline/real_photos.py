@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from utils import labels as label_vocab
-from utils.paths import DATA, MODELS, package_dir, shown_path
+from utils.paths import MODELS, shown_path
+from utils.photos import PHOTO_SET, photo_file
 
-PHOTO_SET = DATA / "real_photos.json"
 RESULTS = MODELS / "pipeline" / "real_photos.json"
 FACE_MATCH_IOU = 0.3
 PERSON = label_vocab.ko_name("Person")
@@ -44,21 +44,6 @@ class RealPhoto:
     @property
     def unsure_face(self) -> bool:
         return any(emotion == "unsure" for _, emotion in self.faces)
-
-
-def photo_file(record: dict, photo_set: str | Path = PHOTO_SET) -> tuple[Path, str]:
-    """Where a record's photo lies, and its source line: inside an installed Python package
-    (``"package"``: the import name, ``"path"`` inside it) or a Debian package (``"debian"``: its
-    name, ``"path"``: the absolute path it installs)."""
-    if "debian" in record:
-        file, source = Path(record["path"]), f"debian {record['debian']}: {record['path']}"
-        hint = f" (make photos, or apt-get install {record['debian']})"
-    else:
-        file = package_dir(record["package"], "its photos are part of the real-photo set") / record["path"]
-        source, hint = f"{record['package']}: {record['path']}", " (make photos)"
-    if not file.is_file():
-        raise FileNotFoundError(f"{photo_set}: photo {record['id']!r} not found at {file}{hint}")
-    return file, source
 
 
 def load_photo_set(path: str | Path = PHOTO_SET) -> list[RealPhoto]:

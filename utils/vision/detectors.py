@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -90,6 +91,7 @@ class _YoloDetector(Detector):
         self.class_labels = self._class_labels(dict(self.model.names))
         self.trained_imgsz = self.model.overrides.get("imgsz") or 640
         self.runtime = "PyTorch"
+        self.precision: str | None = None  # int8, f32 or bf16 on OpenVINO; None: the runtime's own
         if runtime_module.detector_runtime(runtime) == "openvino":
             self._use_openvino(Path(self.model.ckpt_path or path))
 
@@ -101,18 +103,43 @@ class _YoloDetector(Detector):
         if why is None:
             try:
                 export = runtime_module.export_yolo_openvino(weights, self.trained_imgsz)
+                export = self._int8_copy(weights, export)
                 with runtime_module.quiet_ultralytics():
                     model = YOLO(str(export), task=self.model.task)
                     runtime_module.use_compile_config(model, export, self.imgsz or self.trained_imgsz)
             except Exception as e:  # export, load or compile: PyTorch still works
                 why = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                self.precision = None
             else:
                 self.model, self.runtime = model, "OpenVINO"
                 return
         runtime_module.note_fallback(weights.name, why)
 
+    def _int8_copy(self, weights: Path, export: Path) -> Path:
+        """The int8 copy of ``export`` when int8 is asked for and can be made, else ``export``
+        itself (after one note saying why, where int8 was asked for)."""
+        precision = runtime_module.yolo_precision()
+        if precision != "int8":
+            self.precision = precision
+            return export
+        from utils.vision import quantize
+
+        try:
+            copy = quantize.quantize_yolo_openvino(weights, export, self.imgsz or self.trained_imgsz)
+        except Exception as e:  # NNCF missing, or a layer it cannot handle: f32 still works
+            why = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            print(
+                f"note: {weights.name}: no int8 copy ({why}); running the OpenVINO export as it is",
+                file=sys.stderr,
+                flush=True,
+            )
+            return export
+        self.precision = "int8"
+        return copy
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.name!r}, conf={self.conf}, runtime={self.runtime})"
+        shown = f"{self.runtime} {self.precision}" if self.precision else self.runtime
+        return f"{type(self).__name__}({self.name!r}, conf={self.conf}, runtime={shown})"
 
     @abstractmethod
     def _class_labels(self, names: dict[int, str]) -> dict[int, tuple[str, str]]:
@@ -123,12 +150,13 @@ class _YoloDetector(Detector):
             return []
         images = [to_rgb8(im) for im in images]
         size = self.imgsz or self.trained_imgsz
-        if self.runtime == "PyTorch" and torch.cuda.is_available():
-            results = self.model.predict(images, conf=self.conf, imgsz=size, verbose=False)
-        else:  # on a CPU, one photo at a time (see the class docstring)
-            results = [
-                self.model.predict([im], conf=self.conf, imgsz=size, verbose=False)[0] for im in images
-            ]
+        with runtime_module.torch_threads_kept():
+            if self.runtime == "PyTorch" and torch.cuda.is_available():
+                results = self.model.predict(images, conf=self.conf, imgsz=size, verbose=False)
+            else:  # on a CPU, one photo at a time (see the class docstring)
+                results = [
+                    self.model.predict([im], conf=self.conf, imgsz=size, verbose=False)[0] for im in images
+                ]
         out = []
         for result in results:
             boxes = result.boxes

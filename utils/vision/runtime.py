@@ -13,8 +13,9 @@ on stderr says why. ``SNS_DETECTOR_RUNTIME=torch`` (or ``openvino``) overrides t
 machine with CUDA uses PyTorch. Threads follow ``torch.get_num_threads()`` (``OMP_NUM_THREADS``,
 ``torch.set_num_threads``), so one setting governs both runtimes. Arithmetic: the small networks
 always compute in f32 (their scores meet fixed thresholds); YOLO uses OpenVINO's default for the
-CPU (f32 on AVX2; bf16 where the CPU has AMX or AVX512-BF16) unless
-``SNS_OPENVINO_PRECISION=f32``.
+CPU (f32 on AVX2; bf16 where the CPU has AMX or AVX512-BF16) unless ``SNS_OPENVINO_PRECISION``
+is ``f32`` (exact), ``bf16`` or ``int8`` (an int8 copy of the export, :mod:`utils.vision.quantize`:
+about twice f32's speed on AVX2, at a cost in agreement measured there).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from utils.paths import MODELS, save_openvino_model, shown_path
 RUNTIME_ENV = "SNS_DETECTOR_RUNTIME"
 PRECISION_ENV = "SNS_OPENVINO_PRECISION"
 RUNTIMES = ("openvino", "torch")
+PRECISIONS = ("f32", "bf16", "int8")
 RUNTIME_NAMES = {"openvino": "OpenVINO", "torch": "PyTorch"}
 MODULE_CACHE = MODELS / "runtime"  # converted small networks (git-ignored)
 
@@ -64,16 +66,41 @@ def note_fallback(what: str, why: str) -> None:
     )
 
 
+def yolo_precision() -> str | None:
+    """How the YOLO detectors compute on OpenVINO: ``$SNS_OPENVINO_PRECISION`` (``f32``, ``bf16``
+    or ``int8``: :mod:`utils.vision.quantize`), else None: the CPU's default (f32 on AVX2, bf16
+    with AMX or AVX512-BF16). int8 is asked for, never the default: on real photos it changed
+    the labels of 11 of 59 (``models/README.md``)."""
+    chosen = os.environ.get(PRECISION_ENV) or None
+    if chosen is not None and chosen not in PRECISIONS:
+        raise ValueError(f"{PRECISION_ENV}={chosen!r}: choose from {', '.join(PRECISIONS)}")
+    return chosen
+
+
 def compile_config(*, exact: bool) -> dict:
     """OpenVINO CPU settings: one request at a time, as many threads as torch uses; ``exact``
-    (or ``SNS_OPENVINO_PRECISION=f32``) keeps f32 on CPUs whose default would be bf16."""
+    (or ``SNS_OPENVINO_PRECISION=f32``) keeps f32 on CPUs whose default would be bf16. An int8
+    model's layers left in floating point take the CPU's default."""
     config: dict = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": torch.get_num_threads()}
     precision = os.environ.get(PRECISION_ENV)
     if exact or precision == "f32":
         config["INFERENCE_PRECISION_HINT"] = "f32"
-    elif precision:
+    elif precision == "bf16":
         config["INFERENCE_PRECISION_HINT"] = precision
     return config
+
+
+@contextmanager
+def torch_threads_kept():
+    """Give torch back its thread count after ultralytics: each predictor's device set-up sets it
+    to the cores less one (1 on a 2-core CPU), which halved every later torch and OpenVINO step
+    of a run there, the text model's included."""
+    threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
 
 
 @contextmanager
@@ -100,7 +127,8 @@ def openvino_dir(weights: str | Path) -> Path:
     return weights.with_name(f"{weights.stem}_openvino_model")
 
 
-def _fresh(export: Path, weights: Path) -> bool:
+def export_is_fresh(export: Path, weights: Path) -> bool:
+    """Whether ``export`` holds a whole export of ``weights`` made after the ``.pt``."""
     xml = export / f"{weights.stem}.xml"
     return (
         xml.is_file()
@@ -115,7 +143,7 @@ def export_yolo_openvino(weights: str | Path, imgsz: int | Sequence[int]) -> Pat
     processes starting together never load a half-written export."""
     weights = Path(weights)
     target = openvino_dir(weights)
-    if _fresh(target, weights):
+    if export_is_fresh(target, weights):
         return target
     from ultralytics import YOLO
 
@@ -127,9 +155,9 @@ def export_yolo_openvino(weights: str | Path, imgsz: int | Sequence[int]) -> Pat
     with tempfile.TemporaryDirectory(dir=weights.parent, prefix=f".{weights.stem}-export-") as tmp:
         copy = Path(tmp) / weights.name
         shutil.copy2(weights, copy)
-        with quiet_ultralytics():
+        with quiet_ultralytics(), torch_threads_kept():
             made = Path(YOLO(str(copy)).export(format="openvino", imgsz=imgsz, dynamic=True, verbose=False))
-        if not _fresh(target, weights):  # another process may have finished first
+        if not export_is_fresh(target, weights):  # another process may have finished first
             shutil.rmtree(target, ignore_errors=True)
             os.replace(made, target)
     return target
@@ -141,7 +169,8 @@ def use_compile_config(yolo, export: Path, imgsz: int | Sequence[int]) -> None:
     up the backend and warms it up; a backend that moved in another ultralytics is left as it is."""
     import numpy as np
 
-    yolo.predict(np.zeros((32, 64, 3), dtype=np.uint8), imgsz=imgsz, verbose=False)
+    with torch_threads_kept():
+        yolo.predict(np.zeros((32, 64, 3), dtype=np.uint8), imgsz=imgsz, verbose=False)
     backend = getattr(getattr(yolo.predictor, "model", None), "backend", None)
     compile_model = getattr(backend, "compile_model", None)
     if compile_model is None or not hasattr(backend, "ov_compiled_model"):
