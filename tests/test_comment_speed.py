@@ -224,3 +224,42 @@ def test_photos_with_the_labels_of_an_earlier_photo_get_other_comments(t5_dir):
     assert all(
         not validate_comment(c, labels) for c, labels in zip(later, ["슬픔", "기쁨, 안경"], strict=True)
     )
+
+
+def test_a_composer_taught_model_may_not_make_up_a_sentence_that_names_no_label(t5_dir, monkeypatch):
+    """Round 10: the raters read the model's spliced closers as nonsense ("한 저녁 보내세요"); a model
+    that learnt from the composer (``known_phrases_only``) has them written again."""
+    from utils.text.grounding import sentences_no_bank_has
+
+    spliced = "와인 잔이 근사한 저녁을 떠올리게 해요! 한 저녁 보내세요! 🍷"
+    assert sentences_no_bank_has(spliced, ["와인 잔"]) == ["한 저녁 보내세요"]
+    assert sentences_no_bank_has("나무 그늘이 시원해 보여요! 이 시원한참 보다 가요! 🤍", ["나무"]) == [
+        "이 시원한참 보다 가요"
+    ]
+    # the banks' openers and closers, in either speech level, and sentences naming a label pass
+    fine = "한눈에 시선이 가는 사진이에요! 💫 와인 잔이 근사해요. 오늘도 좋은 하루 보내세요. 🍷"
+    assert sentences_no_bank_has(fine, ["와인 잔"]) == []
+    assert sentences_no_bank_has("와인 잔이 근사해. 다음 사진도 기대할게. 🍷", ["와인 잔"]) == []
+    assert (
+        sentences_no_bank_has("꾸밈없이 자연스러운 모습이에요! 🤍", ["사람"]) == []
+    )  # 모습 names the person
+
+    pipeline = CommentPipeline(lm_dir=t5_dir, offline=True, load_vision=False)
+    monkeypatch.setattr(pipeline.generator, "generate", lambda labels, **kwargs: [spliced] * len(labels))
+    forget_checked_comments()
+    pipeline.generator.confidence_floor = None
+    pipeline.generator.known_phrases_only = False  # a model taught by an LLM may write its own sentences
+    assert pipeline.write_comments(["와인 잔"])[0] == [spliced]
+    pipeline.generator.known_phrases_only = True
+    comments, writers = pipeline.write_comments(["와인 잔"])
+    assert (
+        comments[0] != spliced and "와인 잔" in comments[0] and not validate_comment(comments[0], "와인 잔")
+    )
+    assert "a sentence no phrase bank has: 한 저녁 보내세요" in writers[0]
+
+
+def test_the_shipped_model_is_marked_as_taught_by_the_composer():
+    from utils.paths import ROOT
+
+    generator = CommentGenerator.from_pretrained(ROOT / "models" / "default_t5", device="cpu")
+    assert generator.known_phrases_only is True and generator.confidence_floor == -0.7

@@ -221,6 +221,9 @@ class CommentGenerator:
         # folder's sns_comment.json; None (a model not reviewed) takes every comment that passes
         # the checks.
         self.confidence_floor: float | None = None
+        # Set (sns_comment.json ``known_phrases_only``) for a model that learnt from the offline
+        # composer: a sentence of its that names no label must then be a phrase of the banks.
+        self.known_phrases_only = False
         self.steps_runtime = "PyTorch"  # what decodes the steps after the first (``openvino_steps``)
         self._scores: dict[tuple[str, str], float] = {}
 
@@ -241,6 +244,7 @@ class CommentGenerator:
             model.to(device), tokenizer, family=family, data_format=info.get("data_format") or 1, name=name
         )
         generator.confidence_floor = info.get("confidence_floor")
+        generator.known_phrases_only = bool(info.get("known_phrases_only"))
         if family == "t5":
             generator.steps_runtime = run_steps_on_openvino(generator.model, model_dir / "model.safetensors")
         return generator

@@ -24,7 +24,7 @@ from utils import labels as label_vocab
 from utils.lm.decoding import comment_problems, get_decoding
 from utils.lm.trained import resolve_comment_model
 from utils.paths import package_dir, shown_path
-from utils.text.styles import DEFAULT_STYLE, Style, model_input, parse_style
+from utils.text.styles import DEFAULT_STYLE, Style, model_input, parse_style, split_model_input
 
 # A text-model comment that fails validate_comment is sampled again: RETRY_SAMPLES candidates at
 # once (one batch), in up to RETRY_ROUNDS rounds; the passing candidate the model finds likeliest
@@ -253,7 +253,7 @@ class CommentPipeline:
         )
         writers = [writer] * len(labels)
         inputs = [model_input(lab, style) for lab in labels]  # the key the re-ranking checked them by
-        failing = [i for i, c in enumerate(comments) if comment_problems(c, inputs[i])]
+        failing = [i for i, c in enumerate(comments) if self._problems(c, inputs[i])]
         # A comment the model itself is unsure of goes to the composer: its resamples rarely clear
         # the floor, cost 8 more decodings each, and the composer's comments rated no worse (round 5).
         unsure = self._unsure([i for i in range(len(labels)) if i not in failing], comments, inputs)
@@ -278,14 +278,14 @@ class CommentPipeline:
                 found = self._likeliest_passing(retry[n * RETRY_SAMPLES : (n + 1) * RETRY_SAMPLES], inputs[i])
                 if found is not None:
                     comments[i] = found
-            failing = [i for i in failing if comment_problems(comments[i], inputs[i])]
+            failing = [i for i in failing if self._problems(comments[i], inputs[i])]
         failing = sorted(failing + list(unsure))
         if failing:
             from utils.text.composer import OfflineComposer
 
             composer = OfflineComposer(seed=seed)
             for i in failing:
-                problems = ", ".join(comment_problems(comments[i], inputs[i])) or (
+                problems = ", ".join(self._problems(comments[i], inputs[i])) or (
                     f"unsure (mean log-probability {unsure[i]:.2f}, below {self.generator.confidence_floor:.2f})"
                 )
                 comments[i] = composer.compose(labels[i], style=style)
@@ -293,6 +293,20 @@ class CommentPipeline:
                     f"offline composer ({style.ko}; the text model's comments failed the checks: {problems})"
                 )
         return comments, writers
+
+    def _problems(self, comment: str, model_input: str) -> list[str]:
+        """``comment_problems``, and for a model that learnt from the composer
+        (``known_phrases_only``) each sentence that names no label and no bank has: the raters
+        read those as nonsense ("한 저녁 보내세요", ``models/review/round10``)."""
+        problems = comment_problems(comment, model_input)
+        if getattr(self.generator, "known_phrases_only", False):
+            from utils.text.grounding import sentences_no_bank_has
+
+            labels = label_vocab.parse_labels(split_model_input(model_input)[0], strict=False)
+            problems += [
+                f"a sentence no phrase bank has: {s}" for s in sentences_no_bank_has(comment, labels)
+            ]
+        return problems
 
     def _unsure(
         self, rows: Sequence[int], comments: Sequence[str], inputs: Sequence[str]
@@ -311,7 +325,7 @@ class CommentPipeline:
         """The candidate passing the checks (and the model's confidence floor, where it has one)
         that the text model scores highest; None when none does. The model is asked only when it
         has a floor or several pass."""
-        passing = list(dict.fromkeys(c for c in candidates if not comment_problems(c, model_input)))
+        passing = list(dict.fromkeys(c for c in candidates if not self._problems(c, model_input)))
         floor = getattr(self.generator, "confidence_floor", None)
         if not passing or (len(passing) == 1 and floor is None):
             return passing[0] if passing else None

@@ -12,7 +12,7 @@ say that the objects suit or complete each other; body parts get remarks about t
 "also" (…도) remark comes first.
 
 Subjects (round 9, ``utils.text.grounding.main_objects``): a comment speaks of the photo's
-subjects, at most three, and leaves the furniture, tableware, parts and bottles beside them, or
+subjects, at most two (round 10: three read as a listing), and leaves the furniture, tableware, parts and bottles beside them, or
 says them where they belong to a subject ("테이블 위 와인이", "접시에 담긴 파스타가"); unlike things
 never share a stock pair remark ("A와 B가 또렷하게 잘 나왔어요" read as a listing to the raters).
 
@@ -23,7 +23,10 @@ never as a thing or an item of a list; no remark names more than two things, and
 its own kind's things is said once with them ("레몬과 오렌지 같은 과일이 …"); openers and closers
 show no mood the labels do not give and name no object; the end emoji depicts one of the labels
 (``objects`` of emojis.json, never the ``loose`` ones), else it is their kind's or a generic one.
-After a sad, angry or startled face no remark cheers ("떠나고 싶어져요", "군침이 돌아요"). A draft is
+After a sad, angry or startled face no remark cheers ("떠나고 싶어져요", "군침이 돌아요"), and a thing
+mostly gets its kind's quiet remark ("나무를 보며 잠시 숨 돌리세요"), not praise (round 10). Round 10
+also: a photo without a face mostly gets no closing wish; only a pet shares a person's remark
+("강아지와 함께한 모습"); a smile is said once; no comment is under ``MIN_CHARS``. A draft is
 checked against all the labels, emotions included.
 
 Styles: 반말 uses the casual forms of the banks (``utils.text.phrases.to_casual``, an explicit rule
@@ -44,7 +47,7 @@ import tossi
 
 from utils import labels as vocab
 from utils.text.dataset import validate_comment
-from utils.text.grounding import can_hold, is_drink, kind_of, main_objects
+from utils.text.grounding import can_hold, covers, is_drink, kind_of, main_objects
 from utils.text.grounding import english_key as _english_key
 from utils.text.phrases import casual_list, load_bank
 from utils.text.styles import DEFAULT_STYLE, Style, parse_style
@@ -53,6 +56,7 @@ from utils.text.words import mixed_submoods, noticeable_words
 NO_EMOTION = "없음"
 TARGET_CHARS = 80  # the reference's comments: mean 41, max 92 characters
 REFERENCE_MAX_CHARS = 92
+MIN_CHARS = 15  # shorter reads as a fragment ("물고기의 색이 예뻐요! 🤞")
 MAX_SENTENCES = 4
 _SENTENCE_STOPS = re.compile(r"[^.!?]+[.!?]")
 _PLACEHOLDER = re.compile(r"\{(obj|a|b|list)(?::([^}]+))?\}")
@@ -64,6 +68,7 @@ BODY_PARTS = frozenset(
     for part in ("arm", "beard", "body", "ear", "eye", "foot", "hair", "hand", "head", "leg", "mouth", "nose")
 )
 _ALSO = re.compile(r"\{(obj|list):도\}")
+_SMILE = re.compile(r"웃|미소")
 
 
 def phrase_banks() -> dict[str, dict]:
@@ -86,7 +91,7 @@ def phrase_banks() -> dict[str, dict]:
 
 def kind_banks() -> dict[str, dict[str, list[str]]]:
     """data/phrases/kinds.json: per kind of thing, its single, pair and list remarks."""
-    notes = ("about", "as_kind", "hypernyms", "containers", "surfaces", "subjects")
+    notes = ("about", "as_kind", "hypernyms", "containers", "surfaces", "subjects", "companions")
     return {k: v for k, v in load_bank("kinds").items() if k not in notes}
 
 
@@ -199,27 +204,20 @@ def _quiet(templates: list[str], mood: str) -> list[str]:
     return [t for t in templates if not _CHEERFUL.search(t)] or templates
 
 
-@cache
-def _hypernym_table() -> dict[str, frozenset[str] | str]:
-    spec = load_bank("kinds")["hypernyms"]
-    return {en: v if isinstance(v, str) else frozenset(v) for en, v in spec.items() if en != "about"}
-
-
 def _hypernyms(things: list[str]) -> list[tuple[str, list[str]]]:
     """(kind name, the labels it covers) for each label among ``things`` that names the kind of
     others (과일 beside 레몬 and 오렌지), at most two covered labels each."""
     out = []
     for label in things:
-        covers = _hypernym_table().get(_english_key(label) or "")
-        if covers is None:
-            continue
-        covered = [
-            t for t in things
-            if t != label and (remark_kind(t) == covers if isinstance(covers, str) else _english_key(t) in covers)
-        ]  # fmt: skip
+        covered = [t for t in things if covers(label, t, remark_kind(t))]
         if covered:
             out.append((label, covered[:2]))
     return out
+
+
+@cache
+def _companions() -> frozenset[str]:
+    return frozenset(load_bank("kinds")["companions"]["classes"])
 
 
 @cache
@@ -297,11 +295,12 @@ class OfflineComposer:
         mood = self._mood(rng, banks, emotions)
         opener = rng.choice(banks.openers[mood])
         used = noticeable_words(opener)
+        smiled = bool(_SMILE.search(opener))
         # Redrawn until no content word of the opener comes again, nor one remark's in the next,
         # and the remarks fit the target length (many objects: the draw with the shortest text).
         fallback: list[str] | None = None
         for _ in range(REDRAWS + 1):
-            remarks = self._remarks(rng, banks, objects, mood)
+            remarks = self._remarks(rng, banks, objects, mood, smiled)
             words = [noticeable_words(r) for r in remarks]
             if any(w & used for w in words) or any(
                 a & b for i, a in enumerate(words) for b in words[i + 1 :]
@@ -317,7 +316,12 @@ class OfflineComposer:
         closers = banks.closers[mood]
         closer = rng.choice(closers)
         for _ in range(REDRAWS):  # nor a word of the parts before it, nor the other sub-mood
-            if not (noticeable_words(closer) & used) and not mixed_submoods(opener, closer):
+            smiles_again = (smiled or any(_SMILE.search(r) for r in remarks)) and _SMILE.search(closer)
+            if (
+                not (noticeable_words(closer) & used)
+                and not mixed_submoods(opener, closer)
+                and not smiles_again
+            ):
                 break
             closer = rng.choice(closers)
         mood_emoji = rng.choice(banks.mood_emojis[mood])
@@ -341,6 +345,7 @@ class OfflineComposer:
         # Four sentences at most, five for five objects or more (the opener or the closer gives way).
         most = MAX_SENTENCES + (len(objects) >= 5)
         candidates = [c for c in candidates if len(_SENTENCE_STOPS.findall(c)) <= most] or candidates[-1:]
+        candidates = [c for c in candidates if len(c) >= MIN_CHARS] or candidates[:1]
         fitting = [c for c in candidates if len(c) <= TARGET_CHARS]
         if fitting in ([], candidates[-1:]) and len(candidates) > 1:
             # Many objects: a comment a little longer, up to the reference's longest, keeps the
@@ -348,7 +353,12 @@ class OfflineComposer:
             fitting = [c for c in candidates[:-1] if len(c) <= REFERENCE_MAX_CHARS] or fitting
         if not fitting:
             return min(candidates, key=len)
-        # Prefer richer comments, but not always the longest: varied lengths read naturally.
+        # Prefer richer comments, but not always the longest: varied lengths read naturally. A photo
+        # without a face mostly gets its remarks alone or after an opener: the stock wishes after
+        # a remark about a bus or a tree read as filler to the raters (round 9b).
+        plain = [c for c in fitting if closer not in c]
+        if mood == NO_EMOTION and plain and rng.random() < 0.7:
+            return rng.choice(plain)
         return fitting[0] if rng.random() < 0.6 else rng.choice(fitting)
 
     @staticmethod
@@ -365,7 +375,12 @@ class OfflineComposer:
         return clouded[0] if clouded else known[0]
 
     def _remarks(
-        self, rng: random.Random, banks: StyleBanks, objects: list[str], mood: str = NO_EMOTION
+        self,
+        rng: random.Random,
+        banks: StyleBanks,
+        objects: list[str],
+        mood: str = NO_EMOTION,
+        smiled: bool = False,
     ) -> list[str]:
         """The remarks of a comment, one sentence each, about its subjects (``main_objects``; the
         table, dish or bottle beside them is said only where it belongs to one: "테이블 위 와인이",
@@ -373,7 +388,9 @@ class OfflineComposer:
         is spoken of as people are (모습, 두 분), never as an item of a list, and with one other
         thing may share its remark ("강아지와 함께한 모습이 …"); the other things go one to a remark,
         or two or three of one kind to that kind's remark (``_group``). No remark opens with an
-        "also" (…도)."""
+        "also" (…도). Under a sad, angry or startled face no thing shares the person's remark: the
+        person's is about the feeling, the thing's own weaves it into the comfort. ``smiled``: the
+        opener already spoke of a smile, so no remark does again."""
         if not objects:
             return []
         subjects = main_objects(objects)
@@ -381,21 +398,26 @@ class OfflineComposer:
         parts = [o for o in subjects if _english_key(o) in BODY_PARTS]
         people = [o for o in subjects if o not in parts and remark_kind(o) == "people"]
         things = [o for o in subjects if o not in parts and o not in people]
-        remarks = [self._single(rng, banks, p, mood, first=i == 0) for i, p in enumerate(parts)]
+        remarks = [
+            self._single(rng, banks, p, mood, first=i == 0, smiled=smiled) for i, p in enumerate(parts)
+        ]
         if people:
             bank = banks.kinds["people"]
             # One person with one thing now and then, or with many things always (to stay short),
             # shares a remark with one of them.
             many = len(subjects) >= 3
-            if len(people) == 1 and things and (many or (len(things) == 1 and rng.random() < 0.5)):
+            shares = mood in BRIGHT_MOODS and (many or (len(things) == 1 and rng.random() < 0.5))
+            if len(people) == 1 and things and shares:
                 for thing in things:
                     together = _for_mood(bank.get(f"together:{remark_kind(thing)}", []), mood)
+                    if remark_kind(thing) == "animals" and _english_key(thing) not in _companions():
+                        together = []  # "하마와 함께한 모습" reads oddly: only pets keep a person company
                     if together:
                         remarks.append(fill(rng.choice(together), obj=thing))
                         rest = [t for t in things if t != thing]
                         return remarks + self._group(rng, banks, rest, mood, False, many, extras)
             if len(people) == 1:
-                remarks.append(self._single(rng, banks, people[0], mood, first=not remarks))
+                remarks.append(self._single(rng, banks, people[0], mood, first=not remarks, smiled=smiled))
             else:
                 remarks.append(rng.choice(bank["pair"] if len(people) == 2 else bank["many"]))
         return remarks + self._group(rng, banks, things, mood, not remarks, len(subjects) >= 3, extras)
@@ -433,7 +455,8 @@ class OfflineComposer:
             if placed:
                 return remarks + placed
         for container in [*pool, *extras]:
-            food = [t for t in pool if t != container and can_hold(container, t)]
+            # Never "와인 잔에 담긴 와인": a cup named after its drink is left out.
+            food = [t for t in pool if t != container and can_hold(container, t) and t not in container]
             if food and (container in pool or container in extras) and rng.random() < 0.9:
                 templates = banks.kinds["food_drink"]["in_drink" if is_drink(food[0]) else "in"]
                 remarks.append(fill(rng.choice(templates), a=container, b=food[0]))
@@ -457,21 +480,30 @@ class OfflineComposer:
         return remarks
 
     def _single(
-        self, rng: random.Random, banks: StyleBanks, label: str, mood: str = NO_EMOTION, first: bool = False
+        self,
+        rng: random.Random,
+        banks: StyleBanks,
+        label: str,
+        mood: str = NO_EMOTION,
+        first: bool = False,
+        smiled: bool = False,
     ) -> str:
         """A remark of the object's own, else one of its kind's, else a generic one. A person under
         a sad, angry or startled face is not said to look at ease; under a happy one, may be said
-        to smile."""
+        to smile (unless ``smiled``: the opener did). A thing under a sad, angry or startled face
+        mostly gets its kind's quiet remark ("나무를 보며 잠시 숨 돌리세요"), not praise."""
         key = _english_key(label)
         kind_name = remark_kind(label)
         kind = banks.kinds.get(kind_name or "", {})
         bank = (banks.objects.get(key) if key else None) or kind.get("single") or banks.generic["single"]
         if kind_name == "people":
             bank = _for_mood(bank, mood)
-            if mood == "기쁨" and kind.get("joy") and rng.random() < 0.5:
+            if mood == "기쁨" and kind.get("joy") and not smiled and rng.random() < 0.5:
                 bank = kind["joy"]
             elif mood not in BRIGHT_MOODS and kind.get("clouded") and rng.random() < 0.5:
                 bank = kind["clouded"]
+        elif mood not in BRIGHT_MOODS and kind.get("clouded") and rng.random() < 0.85:
+            bank = kind["clouded"]
         else:
             bank = _quiet(bank, mood)
         return fill(rng.choice(_not_also(bank) if first else bank), obj=label)

@@ -29,6 +29,7 @@ from utils.text.composer import (
     _SENTENCE_STOPS,
     BODY_PARTS,
     MAX_SENTENCES,
+    MIN_CHARS,
     NO_EMOTION,
     REFERENCE_MAX_CHARS,
     OfflineComposer,
@@ -153,7 +154,6 @@ HARMONY_CLAIM = re.compile(r"어울|어우러|조화")
 _SPACING = re.compile(r" {2,}| [.,!?~]|[.,!?][가-힣A-Za-z]|^\s|\s$|[.!?][.!?]")
 _PARTICLE_PAIRS = (("이", "가"), ("을", "를"), ("은", "는"), ("와", "과"), ("으로", "로"))
 _DOUBLE_SUBJECT = re.compile(r"[가-힣][이가] [가-힣]+[이가] 느껴")
-MIN_CHARS = 15
 
 
 def repeated_word(row: Row) -> bool:

@@ -297,9 +297,33 @@ def _stock_phrases() -> tuple[str, ...]:
     from utils.text.phrases import load_bank, to_casual
 
     found = _strings(load_bank("openers")) + _strings(load_bank("closers")) + _strings(load_bank("styles"))
-    found += [t for t in _strings(load_bank("generic")) + _strings(load_bank("kinds")) if "{" not in t]
+    banks = _strings(load_bank("generic")) + _strings(load_bank("kinds")) + _strings(load_bank("objects"))
+    found += [t for t in banks if "{" not in t]
     found += [casual for t in found if (casual := to_casual(t))]
     return tuple(dict.fromkeys(t.rstrip(".!?~ ") for t in found))
+
+
+_SENTENCE = re.compile(r"[^.!?]+[.!?]*")
+_NOT_TEXT = re.compile(r"[^\w\s.!?,~]")  # emojis and symbols
+
+
+def sentences_no_bank_has(comment: str, labels: Sequence[str]) -> list[str]:
+    """The sentences of ``comment`` that name no object label (nor a person as 모습 or 분) and are
+    none of the phrase banks' openers, closers, tone phrases or label-free remarks, in either
+    speech level. A model that learnt from the offline composer has no other source for such a
+    sentence: it is one it spliced or cut ("한 저녁 보내세요", "이렇게 가까이 보니 신기해요", round 10)."""
+    _, objects = vocab.split_labels(list(labels))
+    stock = frozenset(_stock_phrases())
+    out = []
+    for sentence in _SENTENCE.findall(comment):
+        core = _NOT_TEXT.sub("", sentence).strip().rstrip(".!?~ ")
+        if (
+            _HANGUL_RUN.search(core)
+            and core not in stock
+            and not any(vocab.label_named(o, core) for o in objects)
+        ):
+            out.append(core)
+    return out
 
 
 def glued_labels(comment: str, labels: Sequence[str]) -> list[str]:
@@ -383,14 +407,47 @@ def _subjects() -> tuple[int, dict[str, int], frozenset[str]]:
     return spec["most"], {kind: i for i, kind in enumerate(spec["kind_order"])}, frozenset(spec["background"])
 
 
+@lru_cache(maxsize=1)
+def hypernym_table() -> dict[str, frozenset[str] | str]:
+    """kinds.json ``hypernyms``: per kind name (Fruit, Bird, Food …), the classes it covers, or
+    the kind all of whose classes it covers."""
+    spec = json.loads(PHRASE_KINDS_FILE.read_text(encoding="utf-8"))["hypernyms"]
+    return {en: v if isinstance(v, str) else frozenset(v) for en, v in spec.items() if en != "about"}
+
+
+def covers(name: str, label: str, kind: str | None = None) -> bool:
+    """Whether the kind name ``name`` (과일, 새, 음식) covers ``label`` (``kind``: the label's kind,
+    when the caller reads kinds otherwise)."""
+    scope = hypernym_table().get(english_key(name) or "")
+    if scope is None or name == label:
+        return False
+    if isinstance(scope, str):
+        return (kind if kind is not None else kind_of(label)) == scope
+    return english_key(label) in scope
+
+
+def _beside_their_own(found: list[str]) -> set[str]:
+    """The labels a person would not name beside another one they stand for: a kind name beside
+    its own kind's things (과일 beside 레몬), a cup or a dish beside what it holds (커피잔 beside
+    커피)."""
+    return {
+        label
+        for label in found
+        if any(covers(label, other) or can_hold(label, other) for other in found if other != label)
+    }
+
+
 def main_objects(objects: Sequence[str]) -> list[str]:
     """The object labels a comment must name, in the order they were given: the subjects, not
     the furniture, tableware, parts or body parts beside them (all labels when every one is of
-    those), at most ``most`` of them by kind and then class name (``subjects`` of
-    ``data/phrases/kinds.json``). The same set in any order gives the same subjects."""
+    those), nor a kind name or a cup beside the thing it stands for or holds ("레몬과 오렌지"
+    for 과일, 레몬, 오렌지; "커피" for 커피잔, 커피), at most ``most`` of them by kind and then class
+    name (``subjects`` of ``data/phrases/kinds.json``). The same set in any order gives the same
+    subjects."""
     most, kind_rank, background = _subjects()
     found = list(dict.fromkeys(objects))
-    subjects = [o for o in found if english_key(o) not in background] or found
+    standing = _beside_their_own(found)
+    subjects = [o for o in found if english_key(o) not in background and o not in standing] or found
     ranked = sorted(
         subjects, key=lambda o: (kind_rank.get(kind_of(o) or "", len(kind_rank)), english_key(o) or o)
     )
