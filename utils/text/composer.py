@@ -357,7 +357,7 @@ class OfflineComposer:
         # without a face mostly gets its remarks alone or after an opener: the stock wishes after
         # a remark about a bus or a tree read as filler to the raters (round 9b).
         plain = [c for c in fitting if closer not in c]
-        if mood == NO_EMOTION and plain and rng.random() < 0.7:
+        if mood == NO_EMOTION and objects and plain and rng.random() < 0.7:  # nothing seen: keep the wish
             return rng.choice(plain)
         return fitting[0] if rng.random() < 0.6 else rng.choice(fitting)
 
