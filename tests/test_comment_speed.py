@@ -229,7 +229,7 @@ def test_photos_with_the_labels_of_an_earlier_photo_get_other_comments(t5_dir):
 def test_a_composer_taught_model_may_not_make_up_a_sentence_that_names_no_label(t5_dir, monkeypatch):
     """Round 10: the raters read the model's spliced closers as nonsense ("한 저녁 보내세요"); a model
     that learnt from the composer (``known_phrases_only``) has them written again."""
-    from utils.text.grounding import sentences_no_bank_has
+    from utils.text.dataset import sentences_no_bank_has
 
     spliced = "와인 잔이 근사한 저녁을 떠올리게 해요! 한 저녁 보내세요! 🍷"
     assert sentences_no_bank_has(spliced, ["와인 잔"]) == ["한 저녁 보내세요"]

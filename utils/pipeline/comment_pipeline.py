@@ -300,7 +300,7 @@ class CommentPipeline:
         read those as nonsense ("한 저녁 보내세요", ``models/review/round10``)."""
         problems = comment_problems(comment, model_input)
         if getattr(self.generator, "known_phrases_only", False):
-            from utils.text.grounding import sentences_no_bank_has
+            from utils.text.dataset import sentences_no_bank_has
 
             labels = label_vocab.parse_labels(split_model_input(model_input)[0], strict=False)
             problems += [

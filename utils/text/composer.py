@@ -315,12 +315,14 @@ class OfflineComposer:
         used = used.union(*(noticeable_words(r) for r in remarks))
         closers = banks.closers[mood]
         closer = rng.choice(closers)
-        for _ in range(REDRAWS):  # nor a word of the parts before it, nor the other sub-mood
-            smiles_again = (smiled or any(_SMILE.search(r) for r in remarks)) and _SMILE.search(closer)
+        smiled = smiled or any(_SMILE.search(r) for r in remarks)
+        for _ in range(
+            REDRAWS
+        ):  # nor a word of the parts before it, nor the other sub-mood, nor a smile again
             if (
                 not (noticeable_words(closer) & used)
                 and not mixed_submoods(opener, closer)
-                and not smiles_again
+                and not (smiled and _SMILE.search(closer))
             ):
                 break
             closer = rng.choice(closers)

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from utils.labels import label_named, parse_labels, split_labels
-from utils.text.grounding import compiled, grounding_problems, main_objects
+from utils.text.grounding import compiled, grounding_problems, main_objects, stock_phrases
 from utils.text.styles import DEFAULT_STYLE, Style, model_input, parse_style, split_model_input
 
 Pair = tuple[str, str]  # (label string, comment)
@@ -275,6 +275,23 @@ _SENTENCE_TEXT = re.compile(rf"[^{_SENTENCE_MARKS}]+")
 def split_sentences(comment: str) -> list[str]:
     """The sentences of a comment: the text between stops, !, ~, … and emojis."""
     return _SENTENCE_TEXT.findall(comment)
+
+
+def sentences_no_bank_has(comment: str, labels: Sequence[str]) -> list[str]:
+    """The sentences of ``comment`` that name no object label (nor a person as 모습 or 분) and are
+    none of the phrase banks' openers, closers, tone phrases or label-free remarks, in either
+    speech level (``utils.text.grounding.stock_phrases``). A model that learnt from the offline
+    composer has no other source for such a sentence: it is one it spliced or cut ("한 저녁
+    보내세요", "이렇게 가까이 보니 신기해요", round 10)."""
+    _, objects = split_labels(list(labels))
+    stock = stock_phrases()
+    return [
+        text
+        for sentence in split_sentences(comment)
+        if re.search("[가-힣]", text := sentence.strip(" \ufe0f\u200d").rstrip("?"))  # an emoji's selector
+        and text not in stock
+        and not any(label_named(o, text) for o in objects)
+    ]
 
 
 # Particles after which a label still counts as named ("코트와 코트까지" names it twice).

@@ -291,7 +291,7 @@ def unfounded_scenes(comment: str, labels: Sequence[str]) -> list[str]:
 
 
 @lru_cache(maxsize=1)
-def _stock_phrases() -> tuple[str, ...]:
+def stock_phrases() -> frozenset[str]:
     """Openers, closers, tone phrases and the remarks that name nothing, polite and casual,
     without their final punctuation."""
     from utils.text.phrases import load_bank, to_casual
@@ -300,30 +300,7 @@ def _stock_phrases() -> tuple[str, ...]:
     banks = _strings(load_bank("generic")) + _strings(load_bank("kinds")) + _strings(load_bank("objects"))
     found += [t for t in banks if "{" not in t]
     found += [casual for t in found if (casual := to_casual(t))]
-    return tuple(dict.fromkeys(t.rstrip(".!?~ ") for t in found))
-
-
-_SENTENCE = re.compile(r"[^.!?]+[.!?]*")
-_NOT_TEXT = re.compile(r"[^\w\s.!?,~]")  # emojis and symbols
-
-
-def sentences_no_bank_has(comment: str, labels: Sequence[str]) -> list[str]:
-    """The sentences of ``comment`` that name no object label (nor a person as 모습 or 분) and are
-    none of the phrase banks' openers, closers, tone phrases or label-free remarks, in either
-    speech level. A model that learnt from the offline composer has no other source for such a
-    sentence: it is one it spliced or cut ("한 저녁 보내세요", "이렇게 가까이 보니 신기해요", round 10)."""
-    _, objects = vocab.split_labels(list(labels))
-    stock = frozenset(_stock_phrases())
-    out = []
-    for sentence in _SENTENCE.findall(comment):
-        core = _NOT_TEXT.sub("", sentence).strip().rstrip(".!?~ ")
-        if (
-            _HANGUL_RUN.search(core)
-            and core not in stock
-            and not any(vocab.label_named(o, core) for o in objects)
-        ):
-            out.append(core)
-    return out
+    return frozenset(t.rstrip(".!?~ ") for t in found)
 
 
 def glued_labels(comment: str, labels: Sequence[str]) -> list[str]:
@@ -338,11 +315,11 @@ def glued_labels(comment: str, labels: Sequence[str]) -> list[str]:
             for particle in _GLUE_PARTICLES:
                 head = f"{label}{particle} "
                 rest = text[len(head) :].rstrip(".!?~ ") if text.startswith(head) else ""
-                if len(rest) >= _SHORTEST_GLUED and any(p.endswith(rest) for p in _stock_phrases()):
+                if len(rest) >= _SHORTEST_GLUED and any(p.endswith(rest) for p in stock_phrases()):
                     out.append(label)
             # with no particle, only before a whole stock phrase ("택시 이런 순간이 자주 찾아오길
             # 바라요"): "드럼 소리가 들리는 것 같아요" is the drum's own sound
-            if text.startswith(f"{label} ") and text[len(label) + 1 :].rstrip(".!?~ ") in _stock_phrases():
+            if text.startswith(f"{label} ") and text[len(label) + 1 :].rstrip(".!?~ ") in stock_phrases():
                 out.append(label)
     return list(dict.fromkeys(out))
 
