@@ -260,6 +260,14 @@ def test_a_composer_taught_model_may_not_make_up_a_sentence_that_names_no_label(
 
 def test_the_shipped_model_is_marked_as_taught_by_the_composer():
     from utils.paths import ROOT
+    from utils.text.dataset import bank_phrases_only, read_dataset
+
+    # what training writes into sns_comment.json: the shipped rows are the composer's phrases only,
+    # and one sentence of an LLM's own (or a person's) makes a data set not so
+    rows = read_dataset(ROOT / "data" / "text_data" / "comments_train.json")
+    assert bank_phrases_only(rows)
+    written = ("기쁨, 안경", "안경이 잘 어울려요! 어제 본 영화 얘기도 해 주세요. 😊")
+    assert not bank_phrases_only([*rows[:50], written]) and not bank_phrases_only([])
 
     generator = CommentGenerator.from_pretrained(ROOT / "models" / "default_t5", device="cpu")
     assert generator.known_phrases_only is True and generator.confidence_floor == -0.7

@@ -169,7 +169,10 @@ def test_coverage_experiment_trains_on_extra_rows_in_smoke(tmp_path, small_data)
     assert summary["train_examples"] == plain["train_examples"] == plain["train_rows"]
     assert summary["train_rows"] > summary["train_examples"]
     assert summary["test_examples"] == plain["test_examples"]
-    (comment,) = CommentGenerator.from_pretrained(tmp_path).generate(["기쁨, 안경"])
+    # taught only the composer's rows: its folder tells the pipeline to refuse sentences the banks never had
+    generator = CommentGenerator.from_pretrained(tmp_path)
+    assert generator.known_phrases_only and generator.confidence_floor is None
+    (comment,) = generator.generate(["기쁨, 안경"])
     assert isinstance(comment, str)
 
 

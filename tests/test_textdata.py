@@ -147,6 +147,32 @@ def test_a_label_named_twice_in_a_sentence_or_left_dangling_is_a_problem():
     assert validate_comment("스키가 좋아요 🍀", "스키") == []
 
 
+def test_a_verb_or_adjective_said_twice_is_a_problem_and_a_noun_is_not():
+    said_twice = "predicate said twice: "
+    # round 10's shipped T5 for 나무, 건물, and the derived adjective the raters flagged
+    assert said_twice + "살리다" in validate_comment(
+        "건물이 도시 분위기를 살려 줘요! 나무가 풍경을 한층 살려 줘요. 🍃", "나무, 건물"
+    )
+    assert said_twice + "여유롭" in validate_comment(
+        "고양이가 여유로워 보여요. 오후가 여유로워요. 🐱", "고양이"
+    )
+    assert said_twice + "담기다" in validate_comment(
+        "평온한 공기가 담겼네요. 접시에 담긴 과일이 맛있어 보여요. 🍎", "과일, 접시"
+    )
+    assert said_twice + "띄다" in validate_comment(
+        "도끼가 특히 눈에 띄어요. 빨대가 특히 눈에 띄어요. ✨", "도끼, 빨대"
+    )
+    # one word in two forms is still one word; common stems (보이다, 주다, 좋다) and nouns may come again
+    assert (
+        validate_comment(
+            "자연스러운 모습이 멋져요! 강아지와 함께한 모습에 마음이 따뜻해져요. 🐾", "사람, 강아지"
+        )
+        == []
+    )
+    assert validate_comment("나무가 풍경을 살려 줘요. 건물이 멋있어 보여요. 🌳", "나무, 건물") == []
+    assert validate_comment("반짝반짝 빛나는 별이 예뻐요. 🌟", "별") == []
+
+
 def test_a_particle_in_the_wrong_form_after_a_label_is_rejected():
     from utils.text.dataset import particle_errors, validate_comment
 

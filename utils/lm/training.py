@@ -40,7 +40,7 @@ from utils.lm.data import encode_pairs, hub_tokenizer, make_collator, train_loca
 from utils.lm.generate import MODEL_INFO_FILE, CommentGenerator
 from utils.lm.registry import EXPERIMENTS, Experiment, ProfileSizes, get_experiment, sizes_for, with_changes
 from utils.paths import TEXT_DATA, check_profile, results_dir
-from utils.text.dataset import Pair, read_dataset, split_dataset
+from utils.text.dataset import Pair, bank_phrases_only, read_dataset, split_dataset
 
 __all__ = ["CommentGenerator", "EXPERIMENTS", "train", "load_splits", "build_model"]
 
@@ -340,6 +340,8 @@ def train(
         "family": experiment.family,
         "data_format": experiment.data_format,
         "profile": profile,
+        # Taught only the composer's phrases: the pipeline refuses a sentence the banks never had.
+        "known_phrases_only": bank_phrases_only(train_pairs),
     }
     (best / MODEL_INFO_FILE).write_text(json.dumps(info, ensure_ascii=False, indent=1), encoding="utf-8")
     curve = write_val_loss_csv(trainer.state.log_history, out / "val_loss.csv")

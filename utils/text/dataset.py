@@ -19,6 +19,7 @@ from pathlib import Path
 from utils.labels import label_named, parse_labels, split_labels
 from utils.text.grounding import compiled, grounding_problems, main_objects, stock_phrases
 from utils.text.styles import DEFAULT_STYLE, Style, model_input, parse_style, split_model_input
+from utils.text.words import repeated_predicates
 
 Pair = tuple[str, str]  # (label string, comment)
 
@@ -294,6 +295,20 @@ def sentences_no_bank_has(comment: str, labels: Sequence[str]) -> list[str]:
     ]
 
 
+def bank_phrases_only(pairs: Iterable[Pair]) -> bool:
+    """Whether every comment of ``pairs`` (model input, comment) is made of the banks' phrases and
+    sentences that name its labels, as the offline composer's are: a model taught on such rows has
+    no source for any other sentence, so one it writes is spliced (``known_phrases_only``). A
+    single sentence of its own, as an LLM or a person writes, makes it False."""
+    seen = False
+    for asked, comment in pairs:
+        labels = parse_labels(split_model_input(asked)[0], strict=False)
+        if sentences_no_bank_has(comment, labels):
+            return False
+        seen = True
+    return seen
+
+
 # Particles after which a label still counts as named ("코트와 코트까지" names it twice).
 _NAMING_PARTICLE = f"(?:{'|'.join((*LABEL_PARTICLES, '까지', '에서', '으로', '로', '보다', '부터'))})"
 
@@ -371,7 +386,7 @@ def validate_comment(
 
     Checks: empty, cut off, over 120 characters, a question, no Hangul, no emoji, every object
     label mentioned (emotions need not be named: they set the tone), none named twice (in a
-    sentence or in two), no emoji twice, no sentence ending on a label and no particle in the
+    sentence or in two), no emoji twice, no verb or adjective twice ("살려 줘요 … 살려 줘요"), no sentence ending on a label and no particle in the
     wrong form after one ("병가") or none where one is needed ("와인 근사한", "와인 가"); nothing the
     labels do not give (an object, a smile, an emoji of another thing) and no label left as a
     fragment (``utils.text.grounding``). With ``style``, also
@@ -406,6 +421,8 @@ def validate_comment(
         problems.append("label named again in another sentence: " + ", ".join(again))
     if emojis := repeated_emojis(text):
         problems.append("emoji repeated: " + " ".join(emojis))
+    if predicates := repeated_predicates(text):
+        problems.append("predicate said twice: " + ", ".join(predicates))
     dangling = dangling_labels(text, objects)
     if dangling:
         problems.append("sentence ends after a label: " + ", ".join(dangling))

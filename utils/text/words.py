@@ -47,19 +47,23 @@ CONCERNED_CUES += ("무사", "쉬게 해", "숨 고르")
 
 
 @lru_cache(maxsize=200_000)
-def _content_words(text: str) -> tuple[str, ...]:
+def _tagged_words(text: str) -> tuple[tuple[str, str], ...]:
     from utils.text.style_check import kiwi  # kiwipiepy loads in seconds: only when a check needs it
 
-    words: list[str] = []
+    words: list[tuple[str, str]] = []
     last_end = -1
     for token in kiwi().tokenize(text):
         tag = token.tag.split("-")[0]  # VA-I (irregular 즐거운) is still VA
         word = token.lemma if tag in ("VA", "VV") else token.form
         # A reduplicated word (토닥토닥, 반짝반짝) is one word, not a repetition.
-        if tag in CONTENT_TAGS and not (words and words[-1] == word and token.start == last_end):
-            words.append(word)
+        if tag in CONTENT_TAGS and not (words and words[-1][0] == word and token.start == last_end):
+            words.append((word, tag))
         last_end = token.end
     return tuple(words)
+
+
+def _content_words(text: str) -> tuple[str, ...]:
+    return tuple(word for word, _ in _tagged_words(text))
 
 
 def content_words(text: str) -> list[str]:
@@ -75,6 +79,36 @@ def noticeable_words(text: str) -> frozenset[str]:
 def repeated_words(text: str) -> list[str]:
     """Content words (noun, verb or adjective stem, adverb) that ``text`` uses more than once."""
     counts = Counter(w for w in _content_words(text) if w.removesuffix("다") not in COMMON_STEMS)
+    return sorted(w for w, c in counts.items() if c > 1)
+
+
+@lru_cache(maxsize=200_000)
+def predicates(text: str) -> tuple[str, ...]:
+    """The verbs and adjectives of ``text`` in order, as lemmas (멋지다, 살리다), a derived one as
+    its root and suffix (여유롭, 평온하: 여유로워 and 여유로운 are one word); auxiliaries left out."""
+    from utils.text.style_check import kiwi
+
+    tokens = kiwi().tokenize(text)
+    out = []
+    for token, after in zip(tokens, [*tokens[1:], None], strict=True):
+        tag = token.tag.split("-")[0]
+        if tag in ("VA", "VV"):
+            out.append(token.lemma)
+        elif (
+            tag in ("NNG", "XR")
+            and after
+            and after.tag.split("-")[0] in ("XSA", "XSV")
+            and after.start == token.end
+        ):
+            out.append(token.form + after.form)
+    return tuple(out)
+
+
+def repeated_predicates(text: str) -> list[str]:
+    """The verbs and adjectives (common stems out) that ``text`` says more than once:
+    "분위기를 살려 줘요 … 풍경을 살려 줘요", "여유로워 보여요 … 여유로워요" read as a copied phrase
+    (round 10's raters). A noun may come again ("모습" in two remarks reads naturally)."""
+    counts = Counter(w for w in predicates(text) if w.removesuffix("다") not in COMMON_STEMS)
     return sorted(w for w, c in counts.items() if c > 1)
 
 
