@@ -47,23 +47,19 @@ CONCERNED_CUES += ("무사", "쉬게 해", "숨 고르")
 
 
 @lru_cache(maxsize=200_000)
-def _tagged_words(text: str) -> tuple[tuple[str, str], ...]:
+def _content_words(text: str) -> tuple[str, ...]:
     from utils.text.style_check import kiwi  # kiwipiepy loads in seconds: only when a check needs it
 
-    words: list[tuple[str, str]] = []
+    words: list[str] = []
     last_end = -1
     for token in kiwi().tokenize(text):
         tag = token.tag.split("-")[0]  # VA-I (irregular 즐거운) is still VA
         word = token.lemma if tag in ("VA", "VV") else token.form
         # A reduplicated word (토닥토닥, 반짝반짝) is one word, not a repetition.
-        if tag in CONTENT_TAGS and not (words and words[-1][0] == word and token.start == last_end):
-            words.append((word, tag))
+        if tag in CONTENT_TAGS and not (words and words[-1] == word and token.start == last_end):
+            words.append(word)
         last_end = token.end
     return tuple(words)
-
-
-def _content_words(text: str) -> tuple[str, ...]:
-    return tuple(word for word, _ in _tagged_words(text))
 
 
 def content_words(text: str) -> list[str]:
