@@ -71,7 +71,10 @@ def test_an_emoji_of_another_thing_is_rejected():
     assert foreign_emojis("오토바이가 정말 멋져요! 💄", ["오토바이"]) == ["💄"]
     assert foreign_emojis("새가 날아가요! 👓", ["새"]) == ["👓"]
     assert foreign_emojis("립스틱 색이 예뻐요! 💄", ["립스틱"]) == []
-    assert foreign_emojis("나무가 싱그러워요! ✨ 🌿", ["나무"]) == []  # no object of their own
+    assert foreign_emojis("나무가 싱그러워요! ✨ 🌿", ["나무"]) == []  # a plant's kind emoji
+    # 🌿 is no mood emoji any more: under a building it is a plant the labels do not give (round 11)
+    assert foreign_emojis("건물 외관이 정말 멋있어요. 🌿", ["건물"]) == ["🌿"]
+    assert foreign_emojis("사자가 늠름해요. 🍄", ["사자"]) == ["🍄"]
     assert foreign_emojis("고양이가 귀여워요! 🐶", ["고양이"]) == ["🐶"]  # another animal's face
     assert foreign_emojis("드럼 소리가 들려요! 🍽️", ["드럼"]) == ["🍽️"]  # a plate
     # An emoji that only goes with a label (🍽️ for a table, kept as "loose") is not foreign to it,
@@ -100,6 +103,8 @@ def test_a_person_is_named_by_their_label_or_by_the_words_people_use():
         ("기린. 얼룩말이 나란히 서 있어요! 🦓", ["기린", "얼룩말"]),
         ("정말 귀여워요! 강아지🐶 오늘도 행복하세요.", ["강아지"]),
         ("사진이 참 좋아요. 자전거가. 🚲", ["자전거"]),
+        ("사자가사자가 있어서 사진이 더 재미있어요! 🦁", ["사자"]),  # GPT-2, round 11
+        ("고양이강아지가 나란히 있어요! 🐶", ["고양이", "강아지"]),
     ],
 )
 def test_a_label_left_as_a_fragment_is_rejected(comment, labels):
@@ -195,6 +200,11 @@ def test_a_cup_holding_a_food_or_a_dish_holding_a_drink_is_rejected(comment, lab
     assert odd_containers("커피잔에 담긴 커피가 근사해 보여요. ☕", ["커피", "커피잔"]) == []
     assert odd_containers("접시에 담긴 새우가 정말 맛있어 보여요. 🍤", ["새우", "접시"]) == []
     assert odd_containers("와인 잔에 담긴 와인이 근사해 보여요. 🍷", ["와인", "와인 잔"]) == []
+
+
+def test_a_label_that_holds_another_is_one_name_not_two_run_together():
+    assert label_fragments("바다사자가 바위 위에서 쉬고 있어요! 🦭", ["바다사자", "사자"]) == []
+    assert label_fragments("사자가 늠름해요. 🦁", ["사자"]) == []
 
 
 def test_a_label_named_twice_counts_every_particle():

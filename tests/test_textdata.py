@@ -120,6 +120,15 @@ def test_each_problem_is_reported(comment, problem):
     assert any(p.startswith(problem) for p in problems), problems
 
 
+def test_more_than_three_sentences_is_a_problem_and_an_emoji_is_no_sentence():
+    four = "사진 색감이 참 예뻐요! 🙂 나무가 풍경을 한층 살려 주네요. 건물 외관이 정말 멋있어요. 오늘도 좋은 하루 보내세요. 🍃"
+    assert textdata.sentence_count(four) == 4
+    assert validate_comment(four, "나무, 건물") == ["over 3 sentences (4)"]
+    three = "사진 색감이 참 예뻐요! 🙂 나무가 풍경을 한층 살려 주네요~~ 건물 외관이 정말 멋있어요… 🍃"
+    assert textdata.sentence_count(three) == 3
+    assert validate_comment(three, "나무, 건물") == []
+
+
 def test_statements_are_not_mistaken_for_questions():
     for text in [
         "사진을 보니 기분이 좋아요 😊",
@@ -134,7 +143,7 @@ def test_a_label_named_twice_in_a_sentence_or_left_dangling_is_a_problem():
     twice = "label named twice in a sentence: "
     assert validate_comment("나무, 안경과 안경이 숨어 있어! 👓", "기쁨, 안경, 나무") == [twice + "안경"]
     assert validate_comment("강아지가 눈에 띄고 강아지도 멋져요. 🐾", "강아지") == [twice + "강아지"]
-    assert validate_comment("살짝 보이는 귀가 귀여워요! 🍃", "귀") == []  # 귀여워요 is another word
+    assert validate_comment("살짝 보이는 귀가 귀여워요! ✨", "귀") == []  # 귀여워요 is another word
     assert validate_comment("자전거 바퀴와 바퀴가 보여요 🛞", "자전거 바퀴, 바퀴") == []
     assert validate_comment("차, 차 한 잔과 의자가 보여요 🍵", "차, 차 한 잔, 의자") == []
     # in two sentences: another rule, the comment going round in circles

@@ -46,7 +46,7 @@ from functools import cache
 import tossi
 
 from utils import labels as vocab
-from utils.text.dataset import validate_comment
+from utils.text.dataset import MAX_SENTENCES, sentence_count, validate_comment
 from utils.text.grounding import can_hold, covers, is_drink, kind_of, main_objects
 from utils.text.grounding import english_key as _english_key
 from utils.text.phrases import casual_list, load_bank
@@ -57,8 +57,6 @@ NO_EMOTION = "없음"
 TARGET_CHARS = 80  # the reference's comments: mean 41, max 92 characters
 REFERENCE_MAX_CHARS = 92
 MIN_CHARS = 15  # shorter reads as a fragment ("물고기의 색이 예뻐요! 🤞")
-MAX_SENTENCES = 4
-_SENTENCE_STOPS = re.compile(r"[^.!?]+[.!?]")
 _PLACEHOLDER = re.compile(r"\{(obj|a|b|list)(?::([^}]+))?\}")
 BRIGHT_MOODS = ("기쁨", NO_EMOTION)  # faces a playful opener suits
 REDRAWS = 8  # draws of remarks, then of the closer, until none repeats a word of the parts before
@@ -344,9 +342,9 @@ class OfflineComposer:
         if banks.tone_phrases:  # a non-default tone must show in the comment
             marks = [p for p in (opener, closer) if p in banks.tone_phrases]  # the closer always is
             candidates = [c for c in candidates if any(p in c for p in marks)]
-        # Four sentences at most, five for five objects or more (the opener or the closer gives way).
-        most = MAX_SENTENCES + (len(objects) >= 5)
-        candidates = [c for c in candidates if len(_SENTENCE_STOPS.findall(c)) <= most] or candidates[-1:]
+        # Three sentences at most (the opener or the closer gives way): blind raters posted no
+        # comment of four, by any writer (round 11).
+        candidates = [c for c in candidates if sentence_count(c) <= MAX_SENTENCES] or candidates[-1:]
         candidates = [c for c in candidates if len(c) >= MIN_CHARS] or candidates[:1]
         fitting = [c for c in candidates if len(c) <= TARGET_CHARS]
         if fitting in ([], candidates[-1:]) and len(candidates) > 1:

@@ -26,7 +26,6 @@ import tossi
 
 from utils import labels as vocab
 from utils.text.composer import (
-    _SENTENCE_STOPS,
     BODY_PARTS,
     MAX_SENTENCES,
     MIN_CHARS,
@@ -37,6 +36,7 @@ from utils.text.composer import (
     fill,
     phrase_banks,
 )
+from utils.text.dataset import sentence_count
 from utils.text.labelsets import EMOTION_WEIGHTS, object_pool
 from utils.text.words import AMUSED_CUES, CONCERNED_CUES, repeated_words
 
@@ -272,12 +272,9 @@ def body_part_listed(row: Row) -> bool:
 
 
 def length_outlier(row: Row) -> bool:
-    """More than four sentences (five for five objects or more, whose remarks go two to a sentence
-    at most), over the reference's longest comment (92 characters), or under 15."""
+    """More than three sentences, over the reference's longest comment (92 characters), or under 15."""
     text = row["comment"]
-    objects = vocab.split_labels(vocab.parse_labels(row["labels"], strict=False))[1]
-    most = MAX_SENTENCES + (len(objects) >= 5)
-    return len(_SENTENCE_STOPS.findall(text)) > most or not MIN_CHARS <= len(text) <= REFERENCE_MAX_CHARS
+    return sentence_count(text) > MAX_SENTENCES or not MIN_CHARS <= len(text) <= REFERENCE_MAX_CHARS
 
 
 DETECTORS: dict[str, Callable[[Row], bool]] = {

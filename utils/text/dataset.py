@@ -24,6 +24,8 @@ from utils.text.words import repeated_predicates
 Pair = tuple[str, str]  # (label string, comment)
 
 MAX_COMMENT_CHARS = 120
+# Blind raters posted no comment of four sentences or more, by any writer (round 11): a stack.
+MAX_SENTENCES = 3
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
 # Emoji and pictographs: the blocks SNS comments actually use.
@@ -271,6 +273,13 @@ def has_hangul(text: str) -> bool:
 LABEL_PARTICLES = ("이", "가", "을", "를", "은", "는", "와", "과", "도", "의", "에", "랑", "이랑", "하고", "처럼", "만")  # fmt: skip
 _PARTICLE = f"(?:{'|'.join(LABEL_PARTICLES)})"
 _SENTENCE_TEXT = re.compile(rf"[^{_SENTENCE_MARKS}]+")
+_STOPPED_SENTENCE = re.compile(r"[^.!?~…]*[가-힣][^.!?~…]*[.!?~…]+")
+
+
+def sentence_count(comment: str) -> int:
+    """Sentences that end on a stop, !, ?, ~ or … (a run of them ends one); an emoji after a
+    sentence is not one of its own."""
+    return len(_STOPPED_SENTENCE.findall(comment))
 
 
 def split_sentences(comment: str) -> list[str]:
@@ -384,7 +393,7 @@ def validate_comment(
 ) -> list[str]:
     """Problems of a generated comment for its labels; an empty list means it is usable.
 
-    Checks: empty, cut off, over 120 characters, a question, no Hangul, no emoji, every object
+    Checks: empty, cut off, over 120 characters or 3 sentences, a question, no Hangul, no emoji, every object
     label mentioned (emotions need not be named: they set the tone), none named twice (in a
     sentence or in two), no emoji twice, no verb or adjective twice ("살려 줘요 … 살려 줘요"), no sentence ending on a label and no particle in the
     wrong form after one ("병가") or none where one is needed ("와인 근사한", "와인 가"); nothing the
@@ -401,6 +410,8 @@ def validate_comment(
         problems.append("cut off")
     if len(text) > MAX_COMMENT_CHARS:
         problems.append(f"over {MAX_COMMENT_CHARS} characters ({len(text)})")
+    if (sentences := sentence_count(text)) > MAX_SENTENCES:
+        problems.append(f"over {MAX_SENTENCES} sentences ({sentences})")
     if has_question(text):
         problems.append("question")
     if not has_hangul(text):

@@ -9,8 +9,8 @@ label left as a fragment: the rules ``validate_comment`` adds for everyday photo
   in words or in face emojis;
 - emojis of other things: an emoji that stands for objects (``data/phrases/emojis.json``) none of
   which the labels give;
-- fragments: a sentence that is only a label ("…사진이에요! 선글라스 🥰", "기린. 얼룩말이 …"), or a
-  label with an emoji glued to it ("강아지🐶");
+- fragments: a sentence that is only a label ("…사진이에요! 선글라스 🥰", "기린. 얼룩말이 …"), a
+  label with an emoji glued to it ("강아지🐶"), or run into a label ("사자가사자가");
 - scenes: sky, sea, lake, forest, night view, … that no label's own remarks speak of ("사자가
   하늘과 잘 어울려요"; the lighthouse's "바다와 잘 어울려요" is fine), unless said figuratively
   ("맑은 하늘 같은 내일");
@@ -238,11 +238,22 @@ def foreign_emojis(comment: str, labels: Sequence[str]) -> list[str]:
 
 
 def label_fragments(comment: str, labels: Sequence[str]) -> list[str]:
-    """Labels left as a sentence of their own, or with an emoji glued on."""
+    """Labels left as a sentence of their own, with an emoji glued on, or run into a label with
+    no space between ("사자가사자가 있어서", "고양이강아지가"; a label that holds both, 바다사자,
+    is one name)."""
     from utils.text.dataset import LABEL_PARTICLES, split_sentences, strip_emojis
 
     out = []
+    particles = "|".join(sorted(LABEL_PARTICLES, key=len, reverse=True))
+    masked = _mask(comment, [c for c in labels if any(o != c and o in c for o in labels)])
+    for first in dict.fromkeys(labels):
+        for second in dict.fromkeys(labels):
+            pattern = rf"(?<![가-힣]){re.escape(first)}(?:{particles})?{re.escape(second)}"
+            if compiled(pattern).search(masked):
+                out.append(first)
     for label in dict.fromkeys(labels):
+        if label in out:
+            continue
         for sentence in split_sentences(comment):
             words = _HANGUL_RUN.findall(strip_emojis(sentence))
             if " ".join(words) in {label} | {label + p for p in LABEL_PARTICLES}:
