@@ -307,7 +307,11 @@ class FakeLLMServer:
             key = next(self._ids)
         style = style_in_prompt(list(texts))
         comment = self.composer.compose(labels, key=key, style=style) if labels else "좋은 사진이네요! 😊"
-        return comment + QUESTION if reply.kind == "question" else comment
+        if reply.kind != "question":
+            return comment
+        # The question ends the last sentence instead of adding one, so that it is the comment's
+        # only fault (a fourth sentence would be another: MAX_SENTENCES).
+        return re.sub(r"[.!~…]+[^가-힣]*$", "", comment) + QUESTION
 
     def check(self, texts: list[str], images: list[tuple[str, str | None]]) -> str | None:
         """Record the prompt and its images; the first image problem, or None when all are fine."""
