@@ -27,7 +27,6 @@ import tossi
 from utils import labels as vocab
 from utils.text.composer import (
     BODY_PARTS,
-    MAX_SENTENCES,
     MIN_CHARS,
     NO_EMOTION,
     REFERENCE_MAX_CHARS,
@@ -36,7 +35,7 @@ from utils.text.composer import (
     fill,
     phrase_banks,
 )
-from utils.text.dataset import sentence_count
+from utils.text.dataset import MAX_SENTENCES, sentence_count
 from utils.text.labelsets import EMOTION_WEIGHTS, object_pool
 from utils.text.words import AMUSED_CUES, CONCERNED_CUES, repeated_words
 

@@ -246,11 +246,10 @@ def label_fragments(comment: str, labels: Sequence[str]) -> list[str]:
     out = []
     particles = "|".join(sorted(LABEL_PARTICLES, key=len, reverse=True))
     masked = _mask(comment, [c for c in labels if any(o != c and o in c for o in labels)])
-    for first in dict.fromkeys(labels):
-        for second in dict.fromkeys(labels):
-            pattern = rf"(?<![가-힣]){re.escape(first)}(?:{particles})?{re.escape(second)}"
-            if compiled(pattern).search(masked):
-                out.append(first)
+    names = "|".join(re.escape(label) for label in sorted(set(labels), key=len, reverse=True))
+    for first in dict.fromkeys(labels):  # once each, however many labels it runs into
+        if compiled(rf"(?<![가-힣]){re.escape(first)}(?:{particles})?(?:{names})").search(masked):
+            out.append(first)
     for label in dict.fromkeys(labels):
         if label in out:
             continue
