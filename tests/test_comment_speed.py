@@ -257,6 +257,22 @@ def test_a_composer_taught_model_may_not_make_up_a_sentence_that_names_no_label(
     )
     assert "a sentence no phrase bank has: 한 저녁 보내세요" in writers[0]
 
+    # round 12: a remark of another label's kind, and a sad face that no sentence consoles
+    for labels, written, why in [
+        (
+            "꽃, 벌",
+            "꽃이 탐스럽게 피었네요. 벌이 향기로울 것 같아요! 🌼",
+            "no remark of the labels it names: 벌이",
+        ),
+        ("슬픔, 금붕어", "금붕어가 평화로워 보여요. ✨", "no sentence for the face's feeling: 슬픔"),
+    ]:
+        assert not validate_comment(written, labels)  # only a composer-taught model is held to these
+        monkeypatch.setattr(pipeline.generator, "generate", lambda labels, w=written, **kw: [w] * len(labels))
+        forget_checked_comments()
+        comments, writers = pipeline.write_comments([labels])
+        assert comments[0] != written and not validate_comment(comments[0], labels)
+        assert why in writers[0] and "composer" in writers[0]
+
 
 def test_the_shipped_model_is_marked_as_taught_by_the_composer():
     from utils.paths import ROOT

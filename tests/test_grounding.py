@@ -59,6 +59,7 @@ def test_labels_their_kind_words_and_other_senses_are_not_invented():
         ("화난 표정도 멋있어요! 버스가 멋져요. 😡", ["버스"], ["분노"]),
         ("깜짝 놀란 모습이에요! 고양이가 귀여워요. 🐱", ["고양이"], ["공포"]),
         ("고양이가 귀여워요! 😱", ["고양이"], ["공포"]),
+        ("이 정도면 놀랄 만했겠어요! 🤗 이럴 땐 푹 자는 게 찐 처방이에요!", ["분노", "슬픔"], ["공포"]),
     ],
 )
 def test_a_mood_the_labels_do_not_give_is_rejected(comment, labels, moods):
@@ -80,7 +81,45 @@ def test_an_emoji_of_another_thing_is_rejected():
     # An emoji that only goes with a label (🍽️ for a table, kept as "loose") is not foreign to it,
     # nor is a kind's end emoji (🐾) to any animal.
     assert foreign_emojis("테이블이 정갈해요! 🍽️", ["테이블"]) == []
-    assert foreign_emojis("쥐며느리가 신기해요! 🐾", ["쥐며느리"]) == []
+    assert foreign_emojis("사자가 늠름해요! 🐾", ["사자"]) == []
+    # but no paw for an animal without paws (round 12: 🐾 under an eagle)
+    assert foreign_emojis("독수리가 무엇을 보고 있는지 궁금해요! 🐾", ["독수리"]) == ["🐾"]
+    assert foreign_emojis("쥐며느리가 신기해요! 🐾", ["쥐며느리"]) == ["🐾"]
+    assert foreign_emojis("강아지와 독수리가 보여요! 🐾", ["강아지", "독수리"]) == []
+
+
+def test_the_composer_gives_no_paw_to_an_animal_without_paws():
+    from utils.text.composer import OfflineComposer
+    from utils.text.grounding import fits_kind_emoji
+
+    assert not fits_kind_emoji("잠자리") and fits_kind_emoji("스라소니")
+    comments = [OfflineComposer().compose(labels, key=k) for labels in ("잠자리", "해마") for k in range(20)]
+    assert not any("🐾" in c for c in comments)
+    assert any("🐾" in OfflineComposer().compose("스라소니", key=k) for k in range(20))
+
+
+@pytest.mark.parametrize(
+    ("comment", "labels"),
+    [
+        ("사진 한 장에 이야기가 담겨 있어요! 모자가 정말 잘 어울려요! ✨", "모자, 의자, 쟁반"),
+        ("모자가 참 잘 어울리는 모습이네요! ✨", "모자, 병, 의자"),
+        ("재킷이 옷차림에 포인트가 돼요. 🧥", "재킷"),
+        ("청바지와 부츠까지 스타일에 신경 쓴 게 보여요. 👖", "청바지, 부츠"),
+    ],
+)
+def test_clothing_worn_with_no_one_to_wear_it_is_rejected(comment, labels):
+    from utils.text.grounding import worn_without_wearer
+
+    names = [x.strip() for x in labels.split(",")]
+    assert worn_without_wearer(comment, names)
+    assert any(p.startswith("worn with no one to wear it: ") for p in validate_comment(comment, labels))
+    # a person, a face or a body part gives the wearer
+    for wearer in ("사람", "기쁨", "머리카락"):
+        assert worn_without_wearer(comment, [wearer, *names]) == []
+    # and what is said of the thing itself is fine
+    assert worn_without_wearer("모자 스타일이 멋스러워요. 🧢", ["모자", "의자"]) == []
+    assert worn_without_wearer("패션 소품 디자인이 독특해요. ✨", ["패션 소품"]) == []  # 패션 is its name
+    assert worn_without_wearer("패션 소품이 코디를 완성해 줘요. ✨", ["패션 소품"]) == ["패션 소품"]
 
 
 def test_a_person_is_named_by_their_label_or_by_the_words_people_use():

@@ -296,16 +296,25 @@ class CommentPipeline:
 
     def _problems(self, comment: str, model_input: str) -> list[str]:
         """``comment_problems``, and for a model that learnt from the composer
-        (``known_phrases_only``) each sentence that names no label and no bank has: the raters
-        read those as nonsense ("한 저녁 보내세요", ``models/review/round10``)."""
+        (``known_phrases_only``) each sentence no bank has: one that names no label ("한 저녁
+        보내세요", ``models/review/round10``) or one that is no remark of the labels it names
+        ("벌이 향기로울 것 같아요", round 12), and a sad, angry or startled face whose feeling no
+        sentence speaks to. The raters read the first two as nonsense and the last as ignoring
+        the photo."""
         problems = comment_problems(comment, model_input)
         if getattr(self.generator, "known_phrases_only", False):
             from utils.text.dataset import sentences_no_bank_has
+            from utils.text.templates import off_template_sentences, unaddressed_feelings
 
             labels = label_vocab.parse_labels(split_model_input(model_input)[0], strict=False)
             problems += [
                 f"a sentence no phrase bank has: {s}" for s in sentences_no_bank_has(comment, labels)
             ]
+            problems += [
+                f"no remark of the labels it names: {s}" for s in off_template_sentences(comment, labels)
+            ]
+            if feelings := unaddressed_feelings(comment, labels):
+                problems.append("no sentence for the face's feeling: " + ", ".join(feelings))
         return problems
 
     def _unsure(

@@ -24,7 +24,7 @@ its own kind's things is said once with them ("레몬과 오렌지 같은 과일
 show no mood the labels do not give and name no object; the end emoji depicts one of the labels
 (``objects`` of emojis.json, never the ``loose`` ones), else it is their kind's or a generic one.
 After a sad, angry or startled face no remark cheers ("떠나고 싶어져요", "군침이 돌아요"), and a thing
-mostly gets its kind's quiet remark ("나무를 보며 잠시 숨 돌리세요"), not praise (round 10). Round 10
+gets its kind's quiet remark ("나무를 보며 잠시 숨 돌리세요"), not praise (round 10: mostly; round 13: always). Round 10
 also: a photo without a face mostly gets no closing wish; only a pet shares a person's remark
 ("강아지와 함께한 모습"); a smile is said once; no comment is under ``MIN_CHARS``. A draft is
 checked against all the labels, emotions included.
@@ -47,7 +47,7 @@ import tossi
 
 from utils import labels as vocab
 from utils.text.dataset import MAX_SENTENCES, sentence_count, validate_comment
-from utils.text.grounding import can_hold, covers, is_drink, kind_of, main_objects
+from utils.text.grounding import can_hold, covers, fits_kind_emoji, is_drink, kind_of, main_objects
 from utils.text.grounding import english_key as _english_key
 from utils.text.phrases import casual_list, load_bank
 from utils.text.styles import DEFAULT_STYLE, Style, parse_style
@@ -488,10 +488,12 @@ class OfflineComposer:
         first: bool = False,
         smiled: bool = False,
     ) -> str:
-        """A remark of the object's own, else one of its kind's, else a generic one. A person under
-        a sad, angry or startled face is not said to look at ease; under a happy one, may be said
-        to smile (unless ``smiled``: the opener did). A thing under a sad, angry or startled face
-        mostly gets its kind's quiet remark ("나무를 보며 잠시 숨 돌리세요"), not praise."""
+        """A remark of the object's own, else one of its kind's, else a generic one. Under a happy
+        face a person may be said to smile (unless ``smiled``: the opener did). Under a sad, angry
+        or startled face a person or a thing gets its kind's quiet remark ("진솔한 모습이 그대로
+        전해져요", "나무를 보며 잠시 숨 돌리세요"), never praise: round 13's strict rater read "분위기
+        있는 모습이 멋지게 담겼어요" and "나무가 풍경을 한층 살려 주네요" after a consoling opener as a
+        clash of moods."""
         key = _english_key(label)
         kind_name = remark_kind(label)
         kind = banks.kinds.get(kind_name or "", {})
@@ -500,17 +502,17 @@ class OfflineComposer:
             bank = _for_mood(bank, mood)
             if mood == "기쁨" and kind.get("joy") and not smiled and rng.random() < 0.5:
                 bank = kind["joy"]
-            elif mood not in BRIGHT_MOODS and kind.get("clouded") and rng.random() < 0.5:
+            elif mood not in BRIGHT_MOODS and kind.get("clouded"):
                 bank = kind["clouded"]
-        elif mood not in BRIGHT_MOODS and kind.get("clouded") and rng.random() < 0.85:
+        elif mood not in BRIGHT_MOODS and kind.get("clouded"):
             bank = kind["clouded"]
         else:
             bank = _quiet(bank, mood)
         return fill(rng.choice(_not_also(bank) if first else bank), obj=label)
 
     def _end_emoji(self, rng: random.Random, banks: StyleBanks, objects: list[str], avoid: str) -> str:
-        """An emoji of the objects: their own, else their kind's (🐾 for an animal without one),
-        else a generic one; never the mood emoji."""
+        """An emoji of the objects: their own, else their kind's where it suits them (🐾 for a
+        lynx, not for a dragonfly), else a generic one; never the mood emoji."""
         own = [e for e in self._object_emojis(banks, objects) if e != avoid]
         return rng.choice(own or [e for e in banks.generic_emojis if e != avoid])
 
@@ -519,5 +521,5 @@ class OfflineComposer:
         own = [e for o in objects for e in banks.object_emojis.get(_english_key(o) or "", [])]
         if own:
             return own
-        kinds = dict.fromkeys(remark_kind(o) or "" for o in objects)
+        kinds = dict.fromkeys(remark_kind(o) or "" for o in objects if fits_kind_emoji(o))
         return [e for kind in kinds for e in banks.kind_emojis.get(kind, [])]

@@ -14,6 +14,7 @@ label left as a fragment: the rules ``validate_comment`` adds for everyday photo
 - scenes: sky, sea, lake, forest, night view, … that no label's own remarks speak of ("사자가
   하늘과 잘 어울려요"; the lighthouse's "바다와 잘 어울려요" is fine), unless said figuratively
   ("맑은 하늘 같은 내일");
+- clothing worn with no one to wear it: "모자가 잘 어울려요" with no person, face or body part;
 - containers: a cup holding a food or a dish holding a drink ("커피잔에 담긴 파스타가", "받침 접시에
   담긴 커피가"; ``containers`` of ``data/phrases/kinds.json``);
 - subjects (``main_objects``): a comment must name the photo's main labels, not the furniture,
@@ -73,7 +74,7 @@ MOOD_WORDS: dict[str, re.Pattern] = {
     "기쁨": re.compile(r"웃[음는고어으었을]|미소|활짝 웃|해맑|싱글벙글|방긋|깔깔|함박웃음"),
     "슬픔": re.compile(r"슬[픈퍼픔프]|눈물|울적|우울|속상|서글"),
     "분노": re.compile(r"(?<![가-힣])화(?:가 ?나|[난나])|분노|짜증|언짢|(?<![가-힣])성[나난]|열받"),
-    "공포": re.compile(r"놀[란랐람]|깜짝|무서[워운]|겁[에을이먹]|당황|공포|오싹"),
+    "공포": re.compile(r"놀[란랐람랄]|깜짝|무서[워운]|겁[에을이먹]|당황|공포|오싹"),
 }
 # Faces of a mood a writer would not show unprompted (a writer's own smile or laugh is its tone).
 MOOD_EMOJIS: dict[str, frozenset[str]] = {
@@ -91,6 +92,9 @@ _FIGURATIVE = re.compile(r"\s?(?:같은|같이|처럼|만큼)")
 _GLUE_PARTICLES = ("이", "가", "은", "는", "을", "를", "도", "와", "과")
 _SHORTEST_GLUED = 10  # characters: shorter tails ("너무 귀여워요") are what a label's own remark says
 _NOUN_TAGS = ("NNG", "NNP")
+# What is said of clothing someone has on ("모자가 잘 어울려요", "옷차림에 포인트가 돼요").
+_WORN = re.compile(r"어울[려리]|옷차림|코디|패션|멋을 낸|소화한|신경 쓴")
+_WEARER_KINDS = ("people", "body")
 
 
 @lru_cache(maxsize=16384)
@@ -215,12 +219,28 @@ def _object_emojis() -> dict[str, frozenset[str]]:
 
 
 @lru_cache(maxsize=1)
+def _kind_emoji_unfit() -> frozenset[str]:
+    data = json.loads(EMOJIS_FILE.read_text(encoding="utf-8"))
+    return frozenset(en for classes in data["kinds_unfit"].values() for en in classes)
+
+
+def fits_kind_emoji(label: str) -> bool:
+    """Whether its kind's end emoji suits ``label`` (``kinds_unfit`` of emojis.json: no paw 🐾
+    for an eagle, round 12)."""
+    return english_key(label) not in _kind_emoji_unfit()
+
+
+@lru_cache(maxsize=1)
 def _allowed_emojis() -> dict[str, frozenset[str]]:
     """Korean label → the emojis that go with it without depicting it: its ``loose`` ones (🍽️ for
-    a table) and its kind's end emojis (🐾 for any animal)."""
+    a table) and its kind's end emojis where they suit it (🐾 for a dog or a lion, not a bird)."""
     data = json.loads(EMOJIS_FILE.read_text(encoding="utf-8"))
+    unfit = _kind_emoji_unfit()
     return {
-        c["ko"]: frozenset(data["loose"].get(c["en"], []) + data["kinds"].get(kind_of(c["ko"]) or "", []))
+        c["ko"]: frozenset(
+            data["loose"].get(c["en"], [])
+            + ([] if c["en"] in unfit else data["kinds"].get(kind_of(c["ko"]) or "", []))
+        )
         for c in vocab.oiv7_classes()
     }
 
@@ -235,6 +255,18 @@ def foreign_emojis(comment: str, labels: Sequence[str]) -> list[str]:
         for emoji, names in _object_emojis().items()
         if emoji in comment and not names & given and emoji not in allowed
     ]
+
+
+def worn_without_wearer(comment: str, labels: Sequence[str]) -> list[str]:
+    """Clothing said to suit someone, or to be worn, when no label gives a person (a face, a
+    person or a body part): "모자가 정말 잘 어울려요" for a hat on a chair (round 12)."""
+    emotions, objects = vocab.split_labels(list(labels))
+    if emotions or any(kind_of(o) in _WEARER_KINDS for o in objects):
+        return []
+    from utils.text.dataset import split_sentences
+
+    worn = [s for s in split_sentences(comment) if _WORN.search(_mask(s, objects))]  # not 패션 소품 itself
+    return [o for o in dict.fromkeys(objects) if kind_of(o) == "clothing" and any(o in s for s in worn)]
 
 
 def label_fragments(comment: str, labels: Sequence[str]) -> list[str]:
@@ -478,6 +510,8 @@ def grounding_problems(comment: str, labels: Sequence[str]) -> list[str]:
         problems.append("scene not in the labels: " + ", ".join(scenes))
     if glued := glued_labels(comment, objects):
         problems.append("label glued to a stock phrase: " + ", ".join(glued))
+    if worn := worn_without_wearer(comment, labels):
+        problems.append("worn with no one to wear it: " + ", ".join(worn))
     if held := odd_containers(comment, objects):
         problems.append("nothing of the kind goes in it: " + ", ".join(held))
     return problems
