@@ -66,7 +66,8 @@ def test_a_photo_gets_labels_a_korean_comment_the_models_and_an_annotated_photo(
     assert has_hangul(answer["labels"])
     assert has_hangul(answer["comment"])
     assert not validate_comment(answer["comment"], answer["labels"])
-    assert "default_t5" in answer["details"]
+    # the shipped T5, or the composer after its comments failed the checks (the details say which)
+    assert "default_t5" in answer["details"] or "composer" in answer["details"]
     for stage in ("읽기 load", "검출 detect", "댓글 generate", "표시 annotate"):
         assert stage in answer["details"]
     with Image.open(answer["annotated"]) as annotated, Image.open(bus) as original:

@@ -502,6 +502,6 @@ def test_the_warm_default_tone_is_not_checked_but_other_tones_must_show():
     assert validate_comment(cheering, "슬픔", style="존댓말,차분한") == [
         "tone: expected 차분한 (calm), reads as 응원하는 (cheering)"
     ]
-    assert validate_comment("안경이 잘 어울려요! 😊", "안경", style="존댓말,유쾌한") == [
+    assert validate_comment("안경이 잘 어울려요! 😊", "기쁨, 안경", style="존댓말,유쾌한") == [
         "tone: expected 유쾌한 (playful), but nothing in it has that tone"
     ]
