@@ -40,11 +40,16 @@ _MARK_BEFORE_MARK = re.compile(rf"{_MARK}[가-힣]*(?:,\s*|\s+위\s+|\s+)(?={_MA
 _TOGETHER = "together:"
 
 
+def _bare(sentence: str) -> str:
+    """A sentence without emojis, their selectors and its final marks, as the banks write it."""
+    return strip_emojis(sentence).strip(" \ufe0f\u200d").rstrip(".!?~… ")
+
+
 def skeleton(sentence: str, labels: Iterable[str], *, inside_words: bool = False) -> str:
     """``sentence`` without emojis and final marks, each label a mark with its particle's one form,
     and a run of marks the last one ("레몬과 오렌지 같은 과일이 …" → "§ 같은 §이 …"). ``inside_words``:
     a label that starts a longer word is marked too (새소리, 입가)."""
-    text = strip_emojis(sentence).strip(" \ufe0f\u200d").rstrip(".!?~… ")
+    text = _bare(sentence)
     end = "" if inside_words else "(?![가-힣])"
     for label in sorted(set(labels), key=len, reverse=True):
         text = re.sub(
@@ -122,7 +127,7 @@ def off_template_sentences(comment: str, labels: Sequence[str]) -> list[str]:
     stock = stock_phrases()
     out = []
     for sentence in split_sentences(comment):
-        text = strip_emojis(sentence).strip(" \ufe0f\u200d").rstrip(".!?~… ")
+        text = _bare(sentence)
         if not text or text in stock or not any(vocab.label_named(o, text) for o in objects):
             continue
         if not _is_bank_remark(text, objects, with_people):
@@ -147,5 +152,5 @@ def unaddressed_feelings(comment: str, labels: Sequence[str]) -> list[str]:
     clouded = [e for e in emotions if e not in ("기쁨", NO_EMOTION)]
     if not clouded:
         return []
-    said = {strip_emojis(s).strip(" \ufe0f\u200d").rstrip(".!?~… ") for s in split_sentences(comment)}
+    said = {_bare(s) for s in split_sentences(comment)}
     return [] if any(said & _feeling_phrases(e) for e in clouded) else clouded
